@@ -1,0 +1,98 @@
+"""Augmentation ops by name, each declaring which channel counts and value ranges it accepts.
+
+A recipe lists ops as ``{op: NAME, p: PROB, ...params}``; :func:`build_op` checks the params against
+the builder's signature and the op's declared contract against the data (channel count, whether values
+are scaled to [0, 1]) before anything trains. Stock Kornia ops live in ``stock.py``; ops Kornia lacks are
+one per file in this package.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from typing import Any, Callable, Literal
+
+from torch import nn
+
+from ...errors import UserError
+from ...registry import Registry
+
+ChannelRule = Literal["any", "rgb", "single"]
+
+
+@dataclass(frozen=True)
+class OpInfo:
+    name: str
+    build: Callable[..., nn.Module]  # build(image_size=, in_chans=, p=, **params) -> Kornia module
+    channels: ChannelRule = "any"  # rgb: exactly 3 channels *declared RGB* by the recipe
+    needs_unit_range: bool = False  # e.g. solarize: meaningless unless values lie in [0, 1]
+    geometric: bool = False  # moves pixels (matters when masks must follow)
+    description: str = ""
+
+
+OPS: Registry[OpInfo] = Registry("augmentation op")
+
+
+def register_op(
+    name: str,
+    *,
+    channels: ChannelRule = "any",
+    needs_unit_range: bool = False,
+    geometric: bool = False,
+) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
+    def add(build: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
+        doc = (build.__doc__ or "").strip().splitlines()
+        OPS.register(name)(
+            OpInfo(name, build, channels, needs_unit_range, geometric, doc[0] if doc else "")
+        )
+        return build
+
+    return add
+
+
+def build_op(
+    spec: dict[str, Any],
+    *,
+    image_size: int,
+    in_chans: int,
+    rgb: bool,
+    unit_range: bool,
+    where: str,
+) -> nn.Module:
+    """One op from its recipe entry, after checking it fits the data. ``where`` names the recipe."""
+    if "op" not in spec:
+        raise UserError(f"{where}: an op entry has no 'op' key: {spec}")
+    params = dict(spec)
+    name = params.pop("op")
+    info = OPS.get(name) if name in OPS else None
+    if info is None:
+        raise UserError(f"{where}: unknown op {name!r}; known ops: {', '.join(OPS.names())}")
+    if info.channels == "rgb" and not (rgb and in_chans == 3):
+        raise UserError(
+            f"{where}: op {name!r} needs 3-channel RGB data, but the data have {in_chans} channel(s)"
+            f"{'' if rgb else ' and the recipe does not declare rgb: true'}"
+        )
+    if info.channels == "single" and in_chans != 1:
+        raise UserError(f"{where}: op {name!r} needs single-channel data, got {in_chans} channels")
+    if info.needs_unit_range and not unit_range:
+        raise UserError(
+            f"{where}: op {name!r} assumes values in [0, 1], but this recipe's scaling does not put "
+            "the data there (set scaling, or drop the op)"
+        )
+    accepted = inspect.signature(info.build).parameters
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values())
+    for key in params:
+        if key in ("image_size", "in_chans") or (key not in accepted and not takes_any):
+            allowed = [k for k in accepted if k not in ("image_size", "in_chans")]
+            raise UserError(f"{where}: op {name!r} has no parameter {key!r} (allowed: {', '.join(allowed)})")
+    try:
+        return info.build(image_size=image_size, in_chans=in_chans, **params)
+    except (TypeError, ValueError, AssertionError) as e:
+        raise UserError(f"{where}: op {name!r}: {e}") from None
+
+
+def _load_builtin_ops() -> None:
+    from . import stock  # noqa: F401
+
+
+_load_builtin_ops()

@@ -1,0 +1,96 @@
+"""Recipes: YAML files in ``recipes/`` → :class:`RecipeConfig` → a :class:`TwoViews` module."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import kornia.augmentation as K
+import torch
+
+from ..config import RecipeConfig, from_dict, read_yaml
+from ..errors import UserError
+from .ops import build_op
+from .scaling import Normalize, ValueScaling, resolve_normalization, scales_to_unit_range
+from .views import EvalTransform, TwoViews
+
+
+def recipe_dirs() -> list[Path]:
+    """Where built-in recipes live: the checkout's ``recipes/`` or the copy packed into the wheel."""
+    package = Path(__file__).resolve().parents[1]
+    return [p for p in (package.parent / "recipes", package / "_recipes") if p.is_dir()]
+
+
+def list_recipes() -> list[RecipeConfig]:
+    seen: dict[str, RecipeConfig] = {}
+    for folder in recipe_dirs():
+        for path in sorted(folder.glob("*.yaml")):
+            seen.setdefault(path.stem, load_recipe(path))
+    return [seen[name] for name in sorted(seen)]
+
+
+def recipe_path(name_or_path: str | Path) -> Path:
+    """A file path as given, or a built-in recipe's file by name."""
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        if not path.is_file():
+            raise UserError(f"recipe file not found: {path}")
+        return path
+    for folder in recipe_dirs():
+        candidate = folder / f"{name_or_path}.yaml"
+        if candidate.is_file():
+            return candidate
+    names = sorted({p.stem for d in recipe_dirs() for p in d.glob("*.yaml")})
+    raise UserError(f"unknown recipe {str(name_or_path)!r}; choose one of: {', '.join(names)} or a .yaml path")
+
+
+def recipe_from_dict(data: dict, where: str) -> RecipeConfig:
+    data = dict(data)
+    data.setdefault("source", where)
+    return from_dict(RecipeConfig, data, where)
+
+
+def load_recipe(name_or_path: str | Path) -> RecipeConfig:
+    path = recipe_path(name_or_path)
+    data = read_yaml(path)
+    data.setdefault("name", path.stem)
+    return recipe_from_dict(data, str(path))
+
+
+def build_two_views(
+    recipe: RecipeConfig,
+    image_size: int,
+    in_chans: int,
+    input_dtype: torch.dtype = torch.uint8,
+) -> TwoViews:
+    """Check the recipe against the data (channel count, value range) and build its two views."""
+    where = recipe.source or f"recipe {recipe.name!r}"
+    if not recipe.channels.accepts(in_chans):
+        raise UserError(
+            f"{where}: recipe {recipe.name!r} accepts {recipe.channels.count} channel(s), "
+            f"but the data have {in_chans}"
+        )
+    unit = scales_to_unit_range(recipe.scaling, input_dtype)
+
+    def view(specs: list[dict]) -> K.AugmentationSequential:
+        ops = [
+            build_op(s, image_size=image_size, in_chans=in_chans, rgb=recipe.channels.rgb,
+                     unit_range=unit, where=where)
+            for s in specs
+        ]
+        return K.AugmentationSequential(*ops, data_keys=["input"])
+
+    return TwoViews(
+        ValueScaling(recipe.scaling), view(recipe.view1), view(recipe.view2),
+        build_normalize(recipe, in_chans),
+    )
+
+
+def build_normalize(recipe: RecipeConfig, in_chans: int) -> Normalize:
+    where = recipe.source or f"recipe {recipe.name!r}"
+    mean, std = resolve_normalization(recipe.normalize, in_chans, where)
+    return Normalize(mean, std)
+
+
+def build_eval_transform(recipe: RecipeConfig, in_chans: int) -> EvalTransform:
+    """Scaling + normalisation only: what feature extraction and evaluation apply."""
+    return EvalTransform(ValueScaling(recipe.scaling), build_normalize(recipe, in_chans))

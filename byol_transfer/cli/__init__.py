@@ -1,0 +1,62 @@
+"""``byol-transfer`` command line: each sub-command is a thin shell over a library function.
+
+User mistakes (``UserError``) print one line and exit with code 2; no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from ..errors import UserError
+
+# Sub-command modules, each with ``add_parser(subparsers)`` and ``run(args) -> int``.
+COMMANDS = [
+    "pretrain",
+    "export",
+    "recipes",
+]
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, dict]:
+    parser = argparse.ArgumentParser(
+        prog="byol-transfer",
+        description="BYOL pretraining on your own unlabeled images, and transfer with few labels.",
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    runners = {}
+    for name in COMMANDS:
+        module = importlib.import_module(f"{__name__}.{name.replace('-', '_')}")
+        module.add_parser(sub)
+        runners[name] = module.run
+    return parser, runners
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser, runners = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.WARNING if args.quiet else logging.INFO,
+        format="byol-transfer: %(message)s",
+        stream=sys.stderr,
+    )
+    from ..train.loop import TrainingDiverged
+
+    try:
+        return int(runners[args.command](args) or 0)
+    except UserError as e:
+        print(f"byol-transfer {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except TrainingDiverged as e:
+        print(f"byol-transfer {args.command}: training diverged: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"byol-transfer {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,63 @@
+"""byol-transfer pretrain: BYOL on a folder of unlabeled images → RUN_DIR/{config.yaml, metrics.csv, last.ckpt}."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..config import read_yaml
+from ..data.image_folder import ImageFolderDataset
+from ..errors import UserError
+from ..train.loop import pretrain
+from ..train.run_config import config_source, resolve_config
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("pretrain", help="pretrain an encoder with BYOL on unlabeled images",
+                       description=__doc__)
+    p.add_argument("--config", help="recipe name (see `byol-transfer recipes`) or YAML file "
+                                    "(a recipe, or a run config.yaml); with --resume: the run's own")
+    p.add_argument("--data", help="folder of images (searched recursively)")
+    p.add_argument("--out", required=True, type=Path, help="run folder to write")
+    p.add_argument("--backbone", help="any timm model name, e.g. resnet18, resnet50, convnext_tiny")
+    p.add_argument("--image-size", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--max-steps", type=int)
+    p.add_argument("--device", help="auto, cpu, cuda or cuda:N")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from last.ckpt")
+    p.add_argument("--stop-after-steps", type=int,
+                   help="pause after this many steps without changing the schedule (resume later)")
+    p.add_argument("--skip-bad", action="store_true",
+                   help="skip unreadable images instead of stopping (they are counted in the log)")
+    p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                   help="override any config key, e.g. --set optim.name=adamw (repeatable)")
+
+
+def run(args: argparse.Namespace) -> int:
+    stored = args.out / "config.yaml"
+    if args.resume and stored.is_file():
+        base, where = read_yaml(stored), str(stored)
+    elif args.config:
+        base, where = config_source(args.config)
+    else:
+        raise UserError("--config is required (a recipe name such as natural_rgb, or a YAML file)")
+    flags = {
+        "data.path": str(args.data) if args.data else None,
+        "model.backbone": args.backbone,
+        "data.image_size": args.image_size,
+        "data.batch_size": args.batch_size,
+        "train.epochs": args.epochs,
+        "train.max_steps": args.max_steps,
+        "train.device": args.device,
+        "train.seed": args.seed,
+    }
+    cfg = resolve_config(base, where, flags, args.sets)
+    if not cfg.data.path:
+        raise UserError("--data is required: a folder of images")
+    dataset = ImageFolderDataset(cfg.data.path, cfg.data.image_size, extensions=cfg.data.extensions,
+                                 skip_bad=args.skip_bad)
+    result = pretrain(cfg, dataset, args.out, resume=args.resume, stop_after_steps=args.stop_after_steps)
+    print(f"pretrained {result.steps} steps, final loss {result.final_loss:.4f}; checkpoint {result.checkpoint}")
+    return 0

@@ -1,0 +1,83 @@
+"""BYOL: an online network (encoder → projector → predictor) and a separate target network.
+
+The target (encoder → projector) is a deep copy made once, with ``requires_grad=False``, and changes
+only through :meth:`BYOL.update_target`: TorchGeo's BYOL wrapped the *same* module for years, which
+made the "target" the online network itself (fixed in TorchGeo PR #3954).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .ema import ema_update_
+from .heads import MLPHead
+from .losses import byol_symmetric_loss
+
+
+@dataclass
+class BYOLOutput:
+    loss: torch.Tensor
+    online_projection: torch.Tensor  # detached, both views stacked: for the collapse monitor
+
+
+class BYOL(nn.Module):
+    def __init__(
+        self,
+        encoder: nn.Module,
+        feature_dim: int,
+        projector_hidden: int = 4096,
+        projector_out: int = 256,
+        predictor_hidden: int = 4096,
+    ) -> None:
+        super().__init__()
+        self.online_encoder = encoder
+        self.online_projector = MLPHead(feature_dim, projector_hidden, projector_out)
+        self.predictor = MLPHead(projector_out, predictor_hidden, projector_out)
+        self.target_encoder = copy.deepcopy(encoder)
+        self.target_projector = copy.deepcopy(self.online_projector)
+        for p in self.target_parameters():
+            p.requires_grad_(False)
+
+    def online_parameters(self):
+        yield from self.online_encoder.parameters()
+        yield from self.online_projector.parameters()
+        yield from self.predictor.parameters()
+
+    def target_parameters(self):
+        yield from self.target_encoder.parameters()
+        yield from self.target_projector.parameters()
+
+    def forward(self, view1: torch.Tensor, view2: torch.Tensor) -> BYOLOutput:
+        """Symmetrised BYOL loss for two batches of views of the same images.
+
+        Both views go through each network in one concatenated 2B batch: one forward instead of two.
+        """
+        batch = view1.shape[0]
+        views = torch.cat([view1, view2], dim=0)
+        projection = self.online_projector(self.online_encoder(views))
+        prediction = self.predictor(projection)
+        with torch.no_grad():
+            target = self.target_projector(self.target_encoder(views))
+        p1, p2 = prediction[:batch], prediction[batch:]
+        z1, z2 = target[:batch], target[batch:]
+        loss = byol_symmetric_loss(p1, p2, z1, z2)
+        return BYOLOutput(loss=loss, online_projection=projection.detach())
+
+    @torch.no_grad()
+    def update_target(self, tau: float) -> None:
+        ema_update_(self.target_encoder, self.online_encoder, tau)
+        ema_update_(self.target_projector, self.online_projector, tau)
+
+
+def collapse_score(projections: torch.Tensor) -> float:
+    """std over the batch of L2-normalised projections, averaged over dimensions, × √d.
+
+    About 1 for well spread outputs, 0 when every image maps to the same vector (collapse).
+    """
+    z = F.normalize(projections.float(), dim=1)
+    return float(z.std(dim=0).mean() * z.shape[1] ** 0.5)
