@@ -1,20 +1,31 @@
 """Decode one image file into a C×H×W array in its native dtype (uint8, uint16, int16, float32).
 
-PNG/JPEG/BMP go through Pillow; TIFF and GeoTIFF through rasterio, which reads any band count and keeps
-the georeference. Values are not scaled here: scaling happens on the device (see augment/scaling.py).
+PNG/JPEG/BMP go through Pillow, except 16-bit colour PNGs, which Pillow silently reduces to 8 bits: those
+and every TIFF/GeoTIFF go through rasterio (GDAL), which reads any band count and keeps the georeference.
+DICOM goes through pydicom (optional extra, see dicom.py). Values are not scaled here: scaling happens on
+the device (see augment/scaling.py).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+import warnings
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator, Sequence
 
 import numpy as np
 
 from ..errors import UserError
+from .badfiles import BadFileError, first_line
 
 TIFF_SUFFIXES = {".tif", ".tiff"}
 PIL_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp"}
+DICOM_SUFFIXES = {".dcm", ".dicom"}
+IMAGE_SUFFIXES = TIFF_SUFFIXES | PIL_SUFFIXES | DICOM_SUFFIXES
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 @dataclass(frozen=True)
@@ -25,59 +36,177 @@ class ImageInfo:
     height: int
     width: int
     dtype: str
+    band_names: tuple[str, ...] = field(default=())  # GeoTIFF band descriptions, "" where unset
+    nodata: float | None = None  # GeoTIFF nodata value of the first band
+    georeferenced: bool = False
+
+
+@dataclass
+class Decoded:
+    """Pixels plus, for GeoTIFFs, where they are: ``crs`` ("" when none) and the affine ``transform``."""
+
+    array: np.ndarray
+    crs: str | None = None
+    transform: tuple[float, ...] | None = None
 
 
 def probe_image(path: Path) -> ImageInfo:
-    """Read only the header; a ``UserError`` naming the file if it is not a readable image."""
+    """Read only the header (and check the file is not cut short); a ``BadFileError`` naming the file."""
+    path = Path(path)
     suffix = path.suffix.lower()
     try:
-        if suffix in TIFF_SUFFIXES:
-            import rasterio
+        if suffix in DICOM_SUFFIXES:
+            from .dicom import probe_dicom
 
-            with rasterio.open(path) as src:
-                return ImageInfo(src.count, src.height, src.width, src.dtypes[0])
+            return probe_dicom(path)
+        if suffix in TIFF_SUFFIXES or _is_16bit_colour_png(path):
+            return _probe_gdal(path)
         from PIL import Image
 
         with Image.open(path) as im:
-            channels, dtype = _pil_layout(im.mode)
-            return ImageInfo(channels, im.height, im.width, dtype)
+            channels, dtype = _pil_layout(im.mode, path)
+            info = ImageInfo(channels, im.height, im.width, dtype)
+            fmt = im.format
+        _check_trailer(path, fmt)
+        return info
     except UserError:
         raise
     except Exception as e:  # Pillow and rasterio raise many types for corrupt files
-        raise UserError(f"{path}: not a readable image ({type(e).__name__}: {_first_line(e)})") from None
+        raise BadFileError(f"{path}: not a readable image ({type(e).__name__}: {first_line(e)})") from None
 
 
-def read_image(path: Path) -> np.ndarray:
-    """Decode the whole image as C×H×W in its stored dtype."""
+def read_image(path: Path, bands: Sequence[int] | None = None) -> np.ndarray:
+    """Decode the whole image as C×H×W in its stored dtype; ``bands`` are 1-based band indices."""
+    return decode(path, bands).array
+
+
+def decode(path: Path, bands: Sequence[int] | None = None) -> Decoded:
+    """Like :func:`read_image`, plus the georeference of GeoTIFFs."""
+    path = Path(path)
     suffix = path.suffix.lower()
     try:
-        if suffix in TIFF_SUFFIXES:
-            import rasterio
+        if suffix in DICOM_SUFFIXES:
+            from .dicom import read_dicom
 
-            with rasterio.open(path) as src:
-                return src.read()
-        from PIL import Image
-
-        with Image.open(path) as im:
-            im.load()
-            channels, dtype = _pil_layout(im.mode)
-            if im.mode in ("P", "PA", "CMYK", "YCbCr", "LAB", "HSV"):
-                im = im.convert("RGBA" if "A" in im.mode else "RGB")
-            array = np.array(im)  # a writable copy: torch refuses read-only buffers
+            decoded = Decoded(read_dicom(path))
+        elif suffix in TIFF_SUFFIXES or _is_16bit_colour_png(path):
+            return _read_gdal(path, bands)
+        else:
+            decoded = Decoded(_read_pil(path))
     except UserError:
         raise
     except Exception as e:
-        raise UserError(f"{path}: cannot decode image ({type(e).__name__}: {_first_line(e)})") from None
+        raise BadFileError(f"{path}: cannot decode image ({type(e).__name__}: {first_line(e)})") from None
+    if bands is not None:
+        decoded.array = select_bands(decoded.array, bands, path)
+    return decoded
+
+
+def select_bands(array: np.ndarray, bands: Sequence[int], path: Path) -> np.ndarray:
+    if any(not 1 <= b <= array.shape[0] for b in bands):
+        raise BadFileError(f"{path}: has {array.shape[0]} band(s), cannot select bands {list(bands)}")
+    return np.ascontiguousarray(array[[b - 1 for b in bands]])
+
+
+def crs_string(crs) -> str:  # noqa: ANN001 (rasterio.crs.CRS, imported lazily)
+    """A compact CRS text: "EPSG:32629" where an EPSG code exists, else WKT; "" for none."""
+    return "" if crs is None else crs.to_string()
+
+
+@contextmanager
+def open_raster(path: Path) -> Iterator:
+    """``rasterio.open`` without NotGeoreferencedWarning: plain TIFF and PNG files are fine here."""
+    import rasterio
+    from rasterio.errors import NotGeoreferencedWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        with rasterio.open(path) as src:
+            yield src
+
+
+# --------------------------------------------------------------------------------------------------
+# GDAL (TIFF, GeoTIFF, 16-bit colour PNG)
+# --------------------------------------------------------------------------------------------------
+
+
+def _probe_gdal(path: Path) -> ImageInfo:
+    with open_raster(path) as src:
+        if len(set(src.dtypes)) > 1:
+            raise BadFileError(f"{path}: bands of different dtypes {sorted(set(src.dtypes))}")
+        _check_tiff_blocks(src, path)
+        return ImageInfo(
+            src.count, src.height, src.width, _dtype_name(src.dtypes[0], path),
+            band_names=tuple(d or "" for d in src.descriptions),
+            nodata=src.nodata,
+            georeferenced=src.crs is not None,
+        )
+
+
+def _read_gdal(path: Path, bands: Sequence[int] | None) -> Decoded:
+    try:
+        with open_raster(path) as src:
+            if bands is not None and any(not 1 <= b <= src.count for b in bands):
+                raise BadFileError(f"{path}: has {src.count} band(s), cannot select bands {list(bands)}")
+            array = src.read(indexes=list(bands) if bands is not None else None)
+            crs, transform = crs_string(src.crs), tuple(src.transform)[:6]
+    except UserError:
+        raise
+    except Exception as e:
+        raise BadFileError(f"{path}: cannot decode image ({type(e).__name__}: {first_line(e)})") from None
+    return Decoded(array, crs, transform)
+
+
+def _check_tiff_blocks(src, path: Path) -> None:  # noqa: ANN001
+    """A truncated TIFF still has a readable header; its last pixel block points past the end of file.
+
+    GDAL exposes block offsets in the "TIFF" metadata domain, so this costs one dictionary lookup.
+    """
+    if src.driver != "GTiff":
+        return
+    rows = -(-src.height // src.block_shapes[0][0])
+    cols = -(-src.width // src.block_shapes[0][1])
+    last = f"{cols - 1}_{rows - 1}"
+    offset = src.get_tag_item(f"BLOCK_OFFSET_{last}", "TIFF", bidx=src.count)
+    size = src.get_tag_item(f"BLOCK_SIZE_{last}", "TIFF", bidx=src.count)
+    if offset and size and int(offset) + int(size) > os.path.getsize(path):
+        raise BadFileError(f"{path}: truncated TIFF (pixel data end at byte {int(offset) + int(size)}, "
+                           f"file has {os.path.getsize(path)})")
+
+
+def _dtype_name(dtype: str, path: Path) -> str:
+    supported = {"uint8", "uint16", "int16", "float32", "float64", "int32", "uint32"}
+    if dtype not in supported:
+        raise BadFileError(f"{path}: unsupported pixel type {dtype}")
+    return dtype
+
+
+# --------------------------------------------------------------------------------------------------
+# Pillow (PNG, JPEG, BMP)
+# --------------------------------------------------------------------------------------------------
+
+
+def _read_pil(path: Path) -> np.ndarray:
+    from PIL import Image
+
+    with Image.open(path) as im:
+        im.load()
+        _, dtype = _pil_layout(im.mode, path)
+        if im.mode in ("P", "PA", "CMYK", "YCbCr", "LAB", "HSV"):
+            im = im.convert("RGBA" if "A" in im.mode else "RGB")
+        array = np.array(im)  # a writable copy: torch refuses read-only buffers
+    if array.dtype == bool:  # mode "1"
+        array = array.astype(np.uint8) * 255
     if array.ndim == 2:
         array = array[None]
     else:
         array = array.transpose(2, 0, 1)
-    if array.dtype == np.int32 and dtype == "uint16":  # Pillow's 16-bit grayscale "I" mode
-        array = array.astype(np.uint16)
+    if array.dtype != np.dtype(dtype):  # Pillow's 32-bit "I" mode holding 16-bit values
+        array = array.astype(dtype)
     return np.ascontiguousarray(array)
 
 
-def _pil_layout(mode: str) -> tuple[int, str]:
+def _pil_layout(mode: str, path: Path | None = None) -> tuple[int, str]:
     layouts = {
         "1": (1, "uint8"), "L": (1, "uint8"), "P": (3, "uint8"), "RGB": (3, "uint8"),
         "RGBA": (4, "uint8"), "LA": (2, "uint8"), "PA": (4, "uint8"), "CMYK": (3, "uint8"),
@@ -85,10 +214,36 @@ def _pil_layout(mode: str) -> tuple[int, str]:
         "I": (1, "uint16"), "F": (1, "float32"),
     }
     if mode not in layouts:
-        raise UserError(f"unsupported image mode {mode!r}")
+        where = f"{path}: " if path else ""
+        raise BadFileError(f"{where}unsupported image mode {mode!r}")
     return layouts[mode]
 
 
-def _first_line(e: Exception) -> str:
-    text = str(e).strip().splitlines()
-    return text[0] if text else "no detail"
+def _is_16bit_colour_png(path: Path) -> bool:
+    """PNG IHDR: bit depth at byte 24, colour type at byte 25 (2 = RGB, 6 = RGBA)."""
+    if path.suffix.lower() != ".png":
+        return False
+    try:
+        with open(path, "rb") as f:
+            head = f.read(26)
+    except OSError:
+        return False
+    return len(head) == 26 and head[:8] == _PNG_SIGNATURE and head[24] == 16 and head[25] in (2, 6)
+
+
+def _check_trailer(path: Path, fmt: str | None) -> None:
+    """Catch files cut short (an interrupted copy or download) without decoding them.
+
+    PNG ends with an IEND chunk; JPEG with the EOI marker FF D9 (a few writers append padding, so the
+    last 64 bytes are searched).
+    """
+    if fmt not in ("PNG", "JPEG"):
+        return
+    size = os.path.getsize(path)
+    with open(path, "rb") as f:
+        f.seek(max(0, size - 64))
+        tail = f.read()
+    if fmt == "PNG" and b"IEND" not in tail[-12:]:
+        raise BadFileError(f"{path}: truncated PNG (no IEND chunk at the end)")
+    if fmt == "JPEG" and b"\xff\xd9" not in tail:
+        raise BadFileError(f"{path}: truncated JPEG (no end-of-image marker)")

@@ -1,0 +1,115 @@
+import pytest
+import timm
+import torch
+
+from byol_transfer.errors import UserError
+from byol_transfer.models.backbones import create_backbone, feature_dim
+from byol_transfer.models.byol import BYOL, collapse_score
+from byol_transfer.models.ema import ema_tau
+
+
+def _byol(in_chans: int = 3) -> BYOL:
+    encoder = create_backbone("byol_tiny_cnn", in_chans)
+    return BYOL(encoder, feature_dim(encoder), projector_hidden=64, projector_out=16, predictor_hidden=64)
+
+
+def test_target_is_a_separate_network_sharing_no_storage():
+    # TorchGeo's BYOL wrapped the same module as target for years (PR #3954).
+    model = _byol()
+    assert model.target_encoder is not model.online_encoder
+    assert model.target_projector is not model.online_projector
+    online = {p.data_ptr() for p in model.online_parameters()}
+    online |= {b.data_ptr() for b in model.online_encoder.buffers()}
+    target = {p.data_ptr() for p in model.target_parameters()}
+    target |= {b.data_ptr() for b in model.target_encoder.buffers()}
+    assert online.isdisjoint(target)
+    assert all(not p.requires_grad for p in model.target_parameters())
+
+
+def test_target_gets_no_gradient_and_moves_only_by_ema():
+    model = _byol()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+    x1, x2 = torch.randn(8, 3, 16, 16), torch.randn(8, 3, 16, 16)
+    target_before = [p.clone() for p in model.target_parameters()]
+    online_before = [p.clone() for p in model.online_encoder.parameters()]
+    out = model(x1, x2)
+    out.loss.backward()
+    assert all(p.grad is None for p in model.target_parameters())
+    optimizer.step()
+    # the optimiser step moved the online network but not the target
+    assert any(not torch.equal(a, b) for a, b in zip(online_before, model.online_encoder.parameters()))
+    assert all(torch.equal(a, b) for a, b in zip(target_before, model.target_parameters()))
+    tau = ema_tau(0, 100, 0.996)
+    model.update_target(tau)
+    online_now = list(model.online_encoder.parameters()) + list(model.online_projector.parameters())
+    for before, online, target in zip(target_before, online_now, model.target_parameters()):
+        torch.testing.assert_close(target, tau * before + (1 - tau) * online)
+
+
+def test_predictor_is_online_only_and_mlps_have_the_paper_shape():
+    model = _byol()
+    layers = [type(m).__name__ for m in model.online_projector]
+    assert layers == ["Linear", "BatchNorm1d", "ReLU", "Linear"]
+    assert model.online_projector[0].out_features == 64 and model.online_projector[3].out_features == 16
+    assert model.predictor[0].in_features == 16 and model.predictor[3].out_features == 16
+    assert not hasattr(model, "target_predictor")
+
+
+def test_default_heads_are_4096_to_256():
+    encoder = create_backbone("byol_tiny_cnn", 3)
+    model = BYOL(encoder, feature_dim(encoder))
+    assert model.online_projector[0].out_features == 4096
+    assert model.online_projector[3].out_features == 256
+    assert model.predictor[3].out_features == 256
+
+
+@pytest.mark.parametrize("channels", [1, 3, 4, 13])
+def test_any_channel_count_trains(channels):
+    # byol-pytorch's mock forward is hard-coded to 3 channels and crashes on 13 bands.
+    model = _byol(channels)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    out = model(torch.randn(4, channels, 16, 16), torch.randn(4, channels, 16, 16))
+    out.loss.backward()
+    optimizer.step()
+    assert torch.isfinite(out.loss)
+    assert model.online_encoder.stem[0].weight.shape[1] == channels
+
+
+@pytest.mark.parametrize("channels", [1, 4, 13])
+def test_timm_backbones_take_any_channel_count(channels):
+    backbone = create_backbone("resnet18", channels)
+    assert backbone(torch.randn(2, channels, 32, 32)).shape == (2, 512)
+
+
+def test_loss_falls_on_a_fixed_batch():
+    torch.manual_seed(0)
+    model = _byol(3)
+    optimizer = torch.optim.AdamW(model.online_parameters(), lr=3e-3)
+    x1, x2 = torch.randn(16, 3, 16, 16), torch.randn(16, 3, 16, 16)
+    losses = []
+    for step in range(20):
+        out = model(x1, x2)
+        optimizer.zero_grad()
+        out.loss.backward()
+        optimizer.step()
+        model.update_target(ema_tau(step, 20, 0.99))
+        losses.append(out.loss.item())
+    assert losses[-1] < 0.5 * losses[0]
+
+
+def test_unknown_backbone_is_a_user_error():
+    with pytest.raises(UserError, match="unknown backbone 'resnet_nonexistent'"):
+        create_backbone("resnet_nonexistent", 3)
+
+
+def test_tiny_cnn_is_registered_in_timm():
+    assert timm.is_model("byol_tiny_cnn")
+    model = timm.create_model("byol_tiny_cnn", num_classes=0, in_chans=5)
+    assert model(torch.randn(2, 5, 16, 16)).shape == (2, model.num_features)
+
+
+def test_collapse_score_is_about_one_when_spread_and_zero_when_collapsed():
+    spread = torch.randn(512, 64)
+    assert collapse_score(spread) == pytest.approx(1.0, abs=0.1)
+    collapsed = torch.ones(512, 64) + 1e-6 * torch.randn(512, 64)
+    assert collapse_score(collapsed) < 0.01

@@ -1,0 +1,110 @@
+import csv
+import math
+from pathlib import Path
+
+import pytest
+import torch
+from torch.utils.data import Dataset
+
+from byol_transfer.augment.recipes import load_recipe
+from byol_transfer.config import to_dict
+from byol_transfer.data.image_folder import ImageFolderDataset
+from byol_transfer.train.checkpoint import load_checkpoint
+from byol_transfer.train.loop import TrainingDiverged, pretrain
+from byol_transfer.train.run_config import resolve_config
+
+TINY = {
+    "model.backbone": "byol_tiny_cnn", "model.projector_hidden": 32, "model.projector_out": 16,
+    "model.predictor_hidden": 32, "data.image_size": 16, "data.batch_size": 8, "data.num_workers": 0,
+    "train.epochs": 2, "train.log_every": 1, "train.checkpoint_every": 1000,
+    "optim.name": "adamw", "optim.base_lr": 1e-2,
+}
+
+
+def tiny_config(recipe: str = "natural_rgb", sets: list[str] = (), **flags):
+    return resolve_config({"recipe": to_dict(load_recipe(recipe))}, "test", {**TINY, **flags}, list(sets))
+
+
+def read_metrics(run: Path) -> list[dict]:
+    with (run / "metrics.csv").open() as f:
+        return list(csv.DictReader(f))
+
+
+MULTIBAND = ["--set", "recipe.channels.count=any", "--set", "recipe.channels.rgb=false"]
+
+
+@pytest.mark.parametrize("channels", [1, 3, 4, 13])
+def test_pretrain_writes_run_folder_for_any_channel_count(image_folder, tmp_path, channels):
+    recipe = {1: "grayscale", 3: "natural_rgb"}.get(channels, "grayscale")
+    sets = [] if channels in (1, 3) else [
+        "recipe.channels.count=any", "recipe.scaling.kind=divide", "recipe.scaling.value=10000"]
+    cfg = tiny_config(recipe, sets)
+    data = ImageFolderDataset(image_folder(16, channels), 16)
+    result = pretrain(cfg, data, tmp_path / "run", progress=False)
+    assert result.steps == 4  # 2 epochs × 16 images / batch 8
+    assert {p.name for p in (tmp_path / "run").iterdir()} >= {"config.yaml", "metrics.csv", "last.ckpt"}
+    rows = read_metrics(tmp_path / "run")
+    assert [int(r["step"]) for r in rows] == [1, 2, 3, 4]
+    assert all(math.isfinite(float(r["loss"])) for r in rows)
+    assert float(rows[0]["tau"]) == pytest.approx(0.996)
+    state = load_checkpoint(tmp_path / "run")
+    assert state["step"] == 4 and state["config"]["model"]["in_chans"] == channels
+
+
+def test_resume_reproduces_the_uninterrupted_losses(image_folder, tmp_path):
+    data = ImageFolderDataset(image_folder(24, 3), 16)
+    cfg = tiny_config(**{"train.epochs": 3})  # 3 steps per epoch → pause mid-epoch 2
+    pretrain(cfg, data, tmp_path / "full", progress=False)
+    pretrain(cfg, data, tmp_path / "paused", progress=False, stop_after_steps=4)
+    assert load_checkpoint(tmp_path / "paused")["step"] == 4
+    pretrain(cfg, data, tmp_path / "paused", progress=False, resume=True)
+    full, resumed = read_metrics(tmp_path / "full"), read_metrics(tmp_path / "paused")
+    assert [r["step"] for r in full] == [r["step"] for r in resumed]
+    for a, b in zip(full, resumed):
+        assert float(a["loss"]) == pytest.approx(float(b["loss"]), rel=1e-5, abs=1e-6)
+        assert float(a["lr"]) == pytest.approx(float(b["lr"]))
+        assert float(a["tau"]) == pytest.approx(float(b["tau"]))
+    final_full = load_checkpoint(tmp_path / "full")["model"]
+    final_resumed = load_checkpoint(tmp_path / "paused")["model"]
+    for key in final_full:
+        torch.testing.assert_close(final_full[key], final_resumed[key], rtol=1e-4, atol=1e-5)
+
+
+class FloatImages(Dataset):
+    in_chans, dtype = 3, torch.float32
+
+    def __init__(self, n: int, bad: bool) -> None:
+        self.images = torch.full((n, 3, 16, 16), float("nan")) if bad else torch.rand(n, 3, 16, 16)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, i: int) -> dict:
+        return {"image": self.images[i]}
+
+
+def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
+    cfg = tiny_config(sets=["recipe.scaling.kind=divide", "recipe.scaling.value=1"], **{"train.epochs": 1})
+    pretrain(cfg, FloatImages(16, bad=False), tmp_path / "run", progress=False)
+    good = load_checkpoint(tmp_path / "run")
+    cfg = tiny_config(sets=["recipe.scaling.kind=divide", "recipe.scaling.value=1"], **{"train.epochs": 2})
+    with pytest.raises(TrainingDiverged, match="loss became nan at step 2; last good checkpoint"):
+        pretrain(cfg, FloatImages(16, bad=True), tmp_path / "run", progress=False, resume=True)
+    kept = load_checkpoint(tmp_path / "run")
+    assert kept["step"] == good["step"] == 2
+    for key in good["model"]:
+        assert torch.equal(good["model"][key], kept["model"][key])
+
+
+def test_batch_larger_than_dataset_is_a_clear_error(image_folder, tmp_path):
+    from byol_transfer.errors import UserError
+
+    cfg = tiny_config(**{"data.batch_size": 64})
+    with pytest.raises(UserError, match="batch size 64 is larger than the dataset"):
+        pretrain(cfg, ImageFolderDataset(image_folder(8, 3), 16), tmp_path / "run", progress=False)
+
+
+def test_bf16_and_channels_last_train(image_folder, tmp_path):
+    cfg = tiny_config(**{"train.precision": "bf16", "train.channels_last": True, "train.epochs": 1})
+    result = pretrain(cfg, ImageFolderDataset(image_folder(16, 3), 16), tmp_path / "run", progress=False)
+    assert math.isfinite(result.final_loss)
