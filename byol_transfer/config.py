@@ -44,11 +44,18 @@ class ScalingSpec:
     """How raw pixel values become floats, applied on the device before augmentation.
 
     kind: ``auto`` (uint8 → /255, uint16 → /65535, floats unchanged), ``divide`` (by ``value``, e.g.
-    10000 for Sentinel-2 reflectance), ``none``.
+    10000 for Sentinel-2 reflectance), ``percentile_clip`` (per band, clip to [low, high] and map to
+    [0, 1]; bounds from ``low``/``high`` or the p1/p99 of a ``stats`` file), ``ct_window`` (clip to
+    ``center`` ± ``width``/2, e.g. HU 40/400 for soft tissue, and map to [0, 1]), ``none``.
     """
 
-    kind: Literal["auto", "divide", "none"] = "auto"
+    kind: Literal["auto", "divide", "percentile_clip", "ct_window", "none"] = "auto"
     value: Union[float, None] = None
+    stats: Union[str, None] = None  # percentile_clip: a stats.json from `byol-transfer stats` (p1, p99)
+    low: Union[list[float], None] = None  # percentile_clip: explicit bounds, one per band or one for all
+    high: Union[list[float], None] = None
+    center: Union[float, None] = None  # ct_window: window level
+    width: Union[float, None] = None  # ct_window: window width
 
 
 @dataclass
@@ -110,9 +117,7 @@ class DataConfig:
     image_size: int = 224
     batch_size: int = 256
     num_workers: int = 2
-    extensions: list[str] = field(
-        default_factory=lambda: [".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"]
-    )
+    extensions: Union[list[str], None] = None  # None: every format the readers know (incl. DICOM)
 
 
 @dataclass

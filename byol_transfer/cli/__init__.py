@@ -17,6 +17,12 @@ COMMANDS = [
     "pretrain",
     "export",
     "recipes",
+    "preview",
+    "label-efficiency",
+    "stats",
+    "prepare",
+    "segment",
+    "predict",
 ]
 
 

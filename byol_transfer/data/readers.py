@@ -60,7 +60,7 @@ def probe_image(path: Path) -> ImageInfo:
 
             return probe_dicom(path)
         if suffix in TIFF_SUFFIXES or _is_16bit_colour_png(path):
-            return _probe_gdal(path)
+            return probe_raster(path)
         from PIL import Image
 
         with Image.open(path) as im:
@@ -128,6 +128,16 @@ def open_raster(path: Path) -> Iterator:
 # --------------------------------------------------------------------------------------------------
 # GDAL (TIFF, GeoTIFF, 16-bit colour PNG)
 # --------------------------------------------------------------------------------------------------
+
+
+def probe_raster(path: Path) -> ImageInfo:
+    """Header of anything GDAL opens (GeoTIFF, VRT, JPEG2000, ...); a ``BadFileError`` naming the file."""
+    try:
+        return _probe_gdal(path)
+    except UserError:
+        raise
+    except Exception as e:
+        raise BadFileError(f"{path}: not a readable raster ({type(e).__name__}: {first_line(e)})") from None
 
 
 def _probe_gdal(path: Path) -> ImageInfo:

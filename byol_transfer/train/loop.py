@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 
 from ..augment.recipes import build_two_views
 from ..config import PretrainConfig, from_dict, save_yaml_atomic, to_dict
+from ..data.cache import InMemoryDataset
 from ..errors import UserError
 from ..io import atomic_write_text
 from ..models.backbones import create_backbone, feature_dim
@@ -139,14 +140,17 @@ def pretrain(
     save_yaml_atomic(config_dict, run_dir / "config.yaml")
 
     sampler = EpochSampler(len(dataset), cfg.train.seed)
+    # A dataset held in memory is served by indexing (microseconds); worker processes would only add
+    # inter-process copies, ~5x slower on 2 cores (docs/benchmarks.md, "Data loading").
+    num_workers = 0 if isinstance(dataset, InMemoryDataset) else cfg.data.num_workers
     loader = DataLoader(
         dataset,
         batch_size=cfg.data.batch_size,
         sampler=sampler,
         drop_last=True,  # BYOL's BatchNorm layers want full batches
-        num_workers=cfg.data.num_workers,
+        num_workers=num_workers,
         pin_memory=device.type == "cuda",
-        persistent_workers=cfg.data.num_workers > 0,
+        persistent_workers=num_workers > 0,
         generator=torch.Generator().manual_seed(cfg.train.seed),  # keeps worker seeding off the global RNG
     )
     metrics = _MetricsWriter(run_dir / "metrics.csv", append=step > 0)
