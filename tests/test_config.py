@@ -33,6 +33,8 @@ def test_set_overrides_are_typed_and_checked():
     base, where = config_source("natural_rgb")
     cfg = resolve_config(base, where, {}, ["optim.base_lr=0.3", "train.precision=bf16", "recipe.view2.5.p=0.5"])
     assert cfg.optim.base_lr == 0.3 and cfg.train.precision == "bf16"
+    # YAML 1.1 reads 2e-3 as a string; a float field still takes it
+    assert resolve_config(config_source("natural_rgb")[0], where, {}, ["optim.base_lr=2e-3"]).optim.base_lr == 0.002
     assert cfg.recipe.view2[5] == {"op": "solarize", "p": 0.5}
     with pytest.raises(UserError, match="'train.epochs' must be an integer, got 'many'"):
         resolve_config(config_source("natural_rgb")[0], where, {}, ["train.epochs=many"])

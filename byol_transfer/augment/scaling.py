@@ -6,7 +6,9 @@ Both run on the batch after ``.to(device)`` so the DataLoader ships compact uint
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -124,3 +126,12 @@ def resolve_normalization(spec: NormalizeSpec, in_chans: int, where: str) -> tup
                 f"{where}: normalisation {label} has {len(values)} values for {in_chans}-channel data"
             )
     return (mean * in_chans if len(mean) == 1 else mean), (std * in_chans if len(std) == 1 else std)
+
+
+def scaling_to_dict(scaling: ValueScaling) -> dict[str, Any]:
+    """The scaling spec with percentile bounds written out, so no stats file is needed later."""
+    spec = asdict(scaling.spec)
+    if getattr(scaling, "low", None) is not None and scaling.spec.kind == "percentile_clip":
+        low = scaling.low.flatten().cpu()
+        spec.update(low=low.tolist(), high=(low + scaling.span.flatten().cpu()).tolist(), stats=None)
+    return spec

@@ -16,7 +16,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from ..augment.scaling import resolve_normalization
+from ..augment.scaling import ValueScaling, resolve_normalization, scaling_to_dict
 from ..config import PretrainConfig, from_dict
 from ..errors import UserError
 from ..io import atomic_path, atomic_write_text
@@ -56,7 +56,8 @@ def export_backbone(run_or_ckpt: str | Path, out: str | Path) -> tuple[Path, dic
         "feature_dim": int(getattr(backbone, "num_features")),
         "recipe": cfg.recipe.name,
         "channel_names": cfg.recipe.channels.names,
-        "scaling": {"kind": cfg.recipe.scaling.kind, "value": cfg.recipe.scaling.value},
+        # the full spec, percentile bounds written out: the export must not depend on a stats file
+        "scaling": scaling_to_dict(ValueScaling(cfg.recipe.scaling, in_chans)),
         "normalize": {"mean": mean, "std": std},
         "training_steps": int(state["step"]),
         "total_steps": int(state.get("total_steps", state["step"])),

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Segmentation label efficiency on real data: BYOL-pretrained U-Net encoder vs random init at 5 / 20 /
+# 100 % of the training masks. The protocol behind the segmentation numbers in docs/results.md.
+#
+#   benchmarks/segmentation_real_data.sh water_seg  [OUT_DIR]     # 12-band int16 tiles, binary water masks
+#   benchmarks/segmentation_real_data.sh kvasir_seg [OUT_DIR]     # RGB colonoscopy frames, polyp masks
+#   SMOKE=1 benchmarks/segmentation_real_data.sh water_seg        # a few-minute pipeline check, not a result
+#
+# Protocol (fixed; change it only together with the published numbers):
+# - Split: the image/mask pairs (sorted by name) are split 80/20 with numpy.random.default_rng(0);
+#   OUT/data/{train,test}/{images,masks} holds symlinks. water_seg: 245 train / 61 test; Kvasir-SEG:
+#   800 / 200. Pretraining sees only train/ images (no masks); test/ is used for scoring only.
+# - Pretraining: resnet18, the data card's recipe (water_seg: satellite_multispectral with the card's
+#   per-band percentile scaling and stats; Kvasir-SEG: natural_rgb), AdamW lr 0.002, EMA tau 0.99 → 1,
+#   batch 64, bf16 autocast, PRETRAIN_EPOCHS epochs (water_seg 100, Kvasir 50); size 128 (water_seg's
+#   native tiles) and 224 for Kvasir (shorter side resized, centre crop).
+# - Fine-tuning: smp U-Net, encoder tu-resnet18 loaded strictly from the export (random init: the same
+#   architecture, smp's own init, the export's value scaling/normalisation); Dice + CE, AdamW lr 1e-3,
+#   encoder 0.1x, cosine, batch 8, 30 epochs of >= 128 samples, best epoch by validation mIoU (20 % of each
+#   subset), fractions 0.05 / 0.2 / 1.0 of train (nested), seeds 0, 1, 2. FROZEN=1 adds the same sweep
+#   with a frozen encoder (weights and BN statistics).
+# - Metrics: IoU and Dice over all test pixels per class, mIoU / mDice over classes (results.csv).
+#
+# Environment: DATA (default ../shared/data), DEVICE (default auto), BT (the CLI), PY (python with numpy),
+# PRETRAIN_EPOCHS, EPOCHS, SEEDS, FROZEN=1, SMOKE=1 (24 pairs, 3 pretraining steps, 1 epoch, 1 seed).
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+NAME=${1:?usage: $0 water_seg|kvasir_seg [OUT_DIR]}
+OUT=${2:-runs/segmentation_$NAME}
+DATA=${DATA:-../shared/data}
+DEVICE=${DEVICE:-auto}
+BT=${BT:-.venv/bin/byol-transfer}
+PY=${PY:-.venv/bin/python}
+case "$NAME" in
+    water_seg)  RECIPE=satellite_multispectral; SIZE=128; PRETRAIN_EPOCHS=${PRETRAIN_EPOCHS:-100} ;;
+    kvasir_seg) RECIPE=natural_rgb;             SIZE=224; PRETRAIN_EPOCHS=${PRETRAIN_EPOCHS:-50} ;;
+    *) echo "unknown dataset $NAME (water_seg or kvasir_seg)" >&2; exit 2 ;;
+esac
+EPOCHS=${EPOCHS:-30}
+SEEDS=${SEEDS:-3}
+PRETRAIN_LIMIT=(--epochs "$PRETRAIN_EPOCHS")
+BATCH=64
+EXTRA=()
+LIMIT=0
+if [[ "${SMOKE:-0}" == 1 ]]; then
+    OUT=${2:-runs/segmentation_${NAME}_smoke}
+    LIMIT=24; PRETRAIN_LIMIT=(--max-steps 3); BATCH=8; EPOCHS=1; SEEDS=1; EXTRA=(--min-epoch-samples 0)
+    echo "smoke check: 24 pairs, 3 pretraining steps, 1 epoch (not a result)"
+fi
+mkdir -p "$OUT"
+
+# 1. The fixed split, as symlinks (the same on every machine: sorted names, seed 0).
+if [[ ! -d "$OUT/data/train" ]]; then
+    "$PY" - "$DATA/$NAME" "$OUT/data" "$LIMIT" <<'PYEOF'
+import os, re, sys
+from pathlib import Path
+import numpy as np
+
+src, dst, limit = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
+natural = lambda p: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", p.stem)]
+images = sorted((src / "images").iterdir(), key=natural)
+masks = {p.stem: p for p in (src / "masks").iterdir()}
+images = [p for p in images if p.stem in masks][: limit or None]
+order = np.random.default_rng(0).permutation(len(images))
+n_test = int(round(0.2 * len(images)))
+for rank, i in enumerate(order):
+    split = "test" if rank < n_test else "train"
+    for kind, path in (("images", images[i]), ("masks", masks[images[i].stem])):
+        (dst / split / kind).mkdir(parents=True, exist_ok=True)
+        os.symlink(path.resolve(), dst / split / kind / path.name)
+print(f"split {len(images)} pairs: {len(images) - n_test} train / {n_test} test → {dst}")
+PYEOF
+fi
+
+# 2. BYOL on the training images only (build_dataset takes train/ of a train/ + test/ folder).
+if [[ ! -f "$OUT/byol.safetensors" ]]; then
+    "$BT" pretrain --config "$RECIPE" --data "$OUT/data" --card "$NAME" --backbone resnet18 \
+        --image-size "$SIZE" --batch-size "$BATCH" "${PRETRAIN_LIMIT[@]}" --out "$OUT/byol_run" --device "$DEVICE" \
+        --set optim.name=adamw --set optim.base_lr=0.002 --set ema.base_tau=0.99 \
+        --set train.precision=bf16 --set train.channels_last=true --set data.num_workers=0
+    "$BT" export "$OUT/byol_run" --out "$OUT/byol.safetensors"
+fi
+
+# 3. U-Net fine-tuning, BYOL vs random init, 5 / 20 / 100 % of the training masks (test = test/).
+COMMON=(--data "$OUT/data" --card "$NAME" --backbone "byol=$OUT/byol.safetensors" random --arch unet
+        --image-size "$SIZE" --fractions 0.05 0.2 1.0 --seeds "$SEEDS" --epochs "$EPOCHS" --batch-size 8
+        --device "$DEVICE" "${EXTRA[@]}")
+"$BT" segment "${COMMON[@]}" --title "$NAME: U-Net, fine-tuned encoder" --out "$OUT/unet"
+if [[ "${FROZEN:-0}" == 1 ]]; then
+    "$BT" segment "${COMMON[@]}" --freeze-encoder --title "$NAME: U-Net, frozen encoder" --out "$OUT/unet_frozen"
+fi
+echo "reports: $OUT/unet/report.md$([[ "${FROZEN:-0}" == 1 ]] && echo " $OUT/unet_frozen/report.md")"
