@@ -6,8 +6,10 @@ demo exercises the same image-folder reader a user's data go through. Steps:
 
 1. write the PNGs (deterministic) under ``datasets/demo_digits/generated`` with a stratified 80/20 split;
 2. BYOL-pretrain ``byol_tiny_cnn`` on the training images *without* their labels;
-3. export the backbone to safetensors and load it back strictly into timm;
-4. k-NN accuracy on the test split, BYOL encoder beside the same architecture at random init.
+3. export the backbone to safetensors (loaded back strictly into timm by the next step);
+4. label efficiency: k-NN, linear probe and fine-tuning with 1%, 10% and 100% of the training labels
+   (3 seeds of nested stratified subsets), BYOL encoder beside the same architecture at random init,
+   scored on the test split → ``label_efficiency/{results.csv, report.md, label_efficiency.png}``.
 """
 
 from __future__ import annotations
@@ -19,21 +21,25 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from .augment.recipes import build_eval_transform, load_recipe
+from .augment.recipes import load_recipe
 from .config import PretrainConfig, to_dict
 from .data.image_folder import ImageFolderDataset
 from .errors import UserError
-from .eval.features import extract_features
-from .eval.knn import knn_accuracy
-from .models.backbones import create_backbone
-from .train.export import export_backbone, load_backbone
+from .eval.finetune import FinetuneSettings
+from .eval.inits import build_inits
+from .eval.label_efficiency import LabelledData, SweepSettings, run_label_efficiency
+from .eval.report import read_results, render_report
+from .eval.train_transforms import Geometry
+from .train.export import export_backbone
 from .train.loop import pretrain
 from .train.run_config import resolve_config
 
 IMAGE_SIZE = 32
 DEFAULT_DATA = Path("datasets/demo_digits/generated")
+FRACTIONS = (0.01, 0.1, 1.0)
+SEEDS = 3
+FINETUNE_EPOCHS = 8  # at most (early stopping on validation); keeps the demo within 10 minutes on 2 cores
 
 
 def write_digits(root: Path, seed: int = 0) -> tuple[Path, Path]:
@@ -60,14 +66,7 @@ def write_digits(root: Path, seed: int = 0) -> tuple[Path, Path]:
     return train_dir, test_dir
 
 
-def knn_of(backbone: torch.nn.Module, train: ImageFolderDataset, test: ImageFolderDataset, recipe) -> dict:
-    transform = build_eval_transform(recipe, train.in_chans)
-    train_f, train_y = extract_features(backbone, train, transform)
-    test_f, test_y = extract_features(backbone, test, transform)
-    return knn_accuracy(train_f, train_y, test_f, test_y, ks=(10, 20))
-
-
-def run_demo(out: Path, data_root: Path, epochs: int, seed: int, progress: bool = True) -> dict:
+def run_demo(out: Path, data_root: Path, epochs: int, seed: int, progress: bool = True):
     started = time.perf_counter()
     train_dir, test_dir = write_digits(data_root)
     print(f"[1/4] data: real scikit-learn digits as 32x32 PNGs in {data_root} (train/ and test/)")
@@ -89,21 +88,29 @@ def run_demo(out: Path, data_root: Path, epochs: int, seed: int, progress: bool 
     result = pretrain(cfg, unlabeled, out / "pretrain", progress=progress)
 
     export_path, meta = export_backbone(result.run_dir, out / "backbone.safetensors")
-    byol_backbone = load_backbone(export_path)
-    print(f"[3/4] exported {export_path} and loaded it strictly into timm ({meta['architecture']})")
+    print(f"[3/4] exported {export_path} ({meta['architecture']}, {meta['training_steps']} steps)")
 
+    # Random init: the same architecture and normalisation, read from the export's sidecar.
     train = ImageFolderDataset(train_dir, IMAGE_SIZE, labeled=True)
-    test = ImageFolderDataset(test_dir, IMAGE_SIZE, labeled=True)
-    torch.manual_seed(seed)
-    random_backbone = create_backbone(cfg.model.backbone, train.in_chans)
-    scores = {"BYOL": knn_of(byol_backbone, train, test, cfg.recipe),
-              "random init": knn_of(random_backbone, train, test, cfg.recipe)}
-    print(f"[4/4] k-NN accuracy on {len(test)} test digits ({len(train)} labelled training digits):")
-    print(f"      {'init':<12} {'k=10':>7} {'k=20':>7}")
-    for name, acc in scores.items():
-        print(f"      {name:<12} {acc[10] * 100:6.1f}% {acc[20] * 100:6.1f}%")
+    data = LabelledData.from_dataset(train, where=str(train_dir))
+    test = LabelledData.from_dataset(ImageFolderDataset(test_dir, IMAGE_SIZE, labeled=True), data.classes,
+                                     where=str(test_dir))
+    inits = build_inits([f"BYOL={export_path}", "random=random"], data.in_chans)
+    settings = SweepSettings(
+        fractions=FRACTIONS, seeds=tuple(range(SEEDS)), evaluators=("knn", "linear", "finetune"),
+        knn_ks=(20,), finetune=FinetuneSettings(epochs=FINETUNE_EPOCHS), progress=progress,
+    )
+    print(f"[4/4] label efficiency on {len(test.labels)} test digits: BYOL vs random init, "
+          f"{len(FRACTIONS)} fractions x {SEEDS} seeds x k-NN / linear probe / fine-tuning")
+    sweep = run_label_efficiency(inits, data, out / "label_efficiency", test, settings,
+                                 Geometry.from_recipe(cfg.recipe), title="Label efficiency on the demo digits")
+    table = render_report(read_results(sweep.results_csv), metrics=["accuracy"]).split("## accuracy", 1)[1]
+    print("      test accuracy (%), mean ± std over seeds; bold = better init:")
+    for line in table.strip().splitlines():
+        print(f"      {line}")
+    print(f"      report: {sweep.report_md}\n      plot:   {sweep.plot_png}")
     print(f"done in {time.perf_counter() - started:.0f} s; run folder: {out}")
-    return scores
+    return sweep
 
 
 def main(argv: list[str] | None = None) -> int:

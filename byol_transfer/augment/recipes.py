@@ -9,7 +9,9 @@ import torch
 
 from ..config import RecipeConfig, from_dict, read_yaml
 from ..errors import UserError
-from .ops import build_op
+from .ops import OPS, build_op
+from .ops._fused_geometry import fuse_geometry
+from .ops.ct_window import training_scaling, with_declared_window
 from .scaling import Normalize, ValueScaling, resolve_normalization, scales_to_unit_range
 from .views import EvalTransform, TwoViews
 
@@ -63,26 +65,45 @@ def build_two_views(
     input_dtype: torch.dtype = torch.uint8,
 ) -> TwoViews:
     """Check the recipe against the data (channel count, value range) and build its two views."""
-    where = recipe.source or f"recipe {recipe.name!r}"
+    scaling = training_scaling(recipe)
+    return TwoViews(
+        ValueScaling(scaling, in_chans),
+        build_view(recipe, recipe.view1, image_size, in_chans, input_dtype),
+        build_view(recipe, recipe.view2, image_size, in_chans, input_dtype),
+        build_normalize(recipe, in_chans),
+        eval_scaling=None if scaling == recipe.scaling else ValueScaling(recipe.scaling, in_chans),
+    )
+
+
+def check_channels(recipe: RecipeConfig, in_chans: int) -> None:
     if not recipe.channels.accepts(in_chans):
+        where = recipe.source or f"recipe {recipe.name!r}"
         raise UserError(
             f"{where}: recipe {recipe.name!r} accepts {recipe.channels.count} channel(s), "
             f"but the data have {in_chans}"
         )
-    unit = scales_to_unit_range(recipe.scaling, input_dtype)
 
-    def view(specs: list[dict]) -> K.AugmentationSequential:
-        ops = [
-            build_op(s, image_size=image_size, in_chans=in_chans, rgb=recipe.channels.rgb,
-                     unit_range=unit, where=where)
-            for s in specs
-        ]
-        return K.AugmentationSequential(*ops, data_keys=["input"])
 
-    return TwoViews(
-        ValueScaling(recipe.scaling), view(recipe.view1), view(recipe.view2),
-        build_normalize(recipe, in_chans),
-    )
+def build_view(
+    recipe: RecipeConfig,
+    specs: list[dict],
+    image_size: int,
+    in_chans: int,
+    input_dtype: torch.dtype = torch.uint8,
+) -> K.AugmentationSequential:
+    """One view's ops, each checked against the data: values after ``training_scaling(recipe)`` in,
+    augmented values out (not yet normalised)."""
+    where = recipe.source or f"recipe {recipe.name!r}"
+    check_channels(recipe, in_chans)
+    unit = scales_to_unit_range(training_scaling(recipe), input_dtype)
+    ops = []
+    for spec in with_declared_window(recipe, specs):
+        ops.append(build_op(spec, image_size=image_size, in_chans=in_chans, rgb=recipe.channels.rgb,
+                            unit_range=unit, where=where))
+        if OPS.get(spec["op"]).outputs_unit_range:
+            unit = True  # e.g. after a CT window, ops that assume [0, 1] are fine
+    # crop + flips + quarter turns resample once (same output, see ops/_fused_geometry.py)
+    return K.AugmentationSequential(*fuse_geometry(ops), data_keys=["input"])
 
 
 def build_normalize(recipe: RecipeConfig, in_chans: int) -> Normalize:

@@ -1,5 +1,6 @@
 """The two-view contract every recipe relies on (recipe-specific tests live beside this file)."""
 
+import kornia.augmentation as K
 import pytest
 import torch
 
@@ -20,8 +21,9 @@ def test_parameters_differ_between_samples_of_one_batch():
     for view in (v1, v2):
         distinct = {tuple(view[i].flatten()[:64].tolist()) for i in range(len(view))}
         assert len(distinct) == len(view)
-    crop_params = views.view1._params[0].data["src"]
-    assert not torch.allclose(crop_params[0], crop_params[1])
+    first = views.view1._params[0].data  # the crop, fused with the flip that follows it
+    crop_boxes = first["0.src"] if "0.src" in first else first["src"]
+    assert not torch.allclose(crop_boxes[0], crop_boxes[1])
 
 
 def test_same_seed_gives_same_views_and_views_are_asymmetric():
@@ -31,9 +33,10 @@ def test_same_seed_gives_same_views_and_views_are_asymmetric():
     torch.manual_seed(3)
     b1, b2 = views(_constant_batch())
     assert torch.equal(a1, b1) and torch.equal(a2, b2)
-    names1 = [type(m).__name__ for m in views.view1.children()]
-    names2 = [type(m).__name__ for m in views.view2.children()]
-    assert "RandomSolarize" in names2 and "RandomSolarize" not in names1
+    # our solarize is a faster subclass of Kornia's
+    solarize1 = [m for m in views.view1.children() if isinstance(m, K.RandomSolarize)]
+    solarize2 = [m for m in views.view2.children() if isinstance(m, K.RandomSolarize)]
+    assert solarize2 and not solarize1
 
 
 def test_views_are_normalised_last():

@@ -2,13 +2,16 @@
 
 A recipe lists ops as ``{op: NAME, p: PROB, ...params}``; :func:`build_op` checks the params against
 the builder's signature and the op's declared contract against the data (channel count, whether values
-are scaled to [0, 1]) before anything trains. Stock Kornia ops live in ``stock.py``; ops Kornia lacks are
-one per file in this package.
+are scaled to [0, 1]) before anything trains. Stock Kornia ops live in ``stock.py``; ops Kornia lacks, and
+faster batched versions of slow stock ops (checked against Kornia's output in tests), are one per file in this
+package. ``_selected.py`` holds the shared piece: transform only the samples the probability gate picked.
 """
 
 from __future__ import annotations
 
+import importlib
 import inspect
+import pkgutil
 from dataclasses import dataclass
 from typing import Any, Callable, Literal
 
@@ -28,6 +31,8 @@ class OpInfo:
     needs_unit_range: bool = False  # e.g. solarize: meaningless unless values lie in [0, 1]
     geometric: bool = False  # moves pixels (matters when masks must follow)
     description: str = ""
+    # Maps raw values into [0, 1] (e.g. a CT window): later ops in the same view may then assume unit range.
+    outputs_unit_range: bool = False
 
 
 OPS: Registry[OpInfo] = Registry("augmentation op")
@@ -39,11 +44,13 @@ def register_op(
     channels: ChannelRule = "any",
     needs_unit_range: bool = False,
     geometric: bool = False,
+    outputs_unit_range: bool = False,
 ) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
     def add(build: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         doc = (build.__doc__ or "").strip().splitlines()
         OPS.register(name)(
-            OpInfo(name, build, channels, needs_unit_range, geometric, doc[0] if doc else "")
+            OpInfo(name, build, channels, needs_unit_range, geometric, doc[0] if doc else "",
+                   outputs_unit_range)
         )
         return build
 
@@ -82,8 +89,8 @@ def build_op(
     accepted = inspect.signature(info.build).parameters
     takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values())
     for key in params:
-        if key in ("image_size", "in_chans") or (key not in accepted and not takes_any):
-            allowed = [k for k in accepted if k not in ("image_size", "in_chans")]
+        if key in _RESERVED or (key not in accepted and not takes_any):
+            allowed = [k for k in accepted if k not in _RESERVED]
             raise UserError(f"{where}: op {name!r} has no parameter {key!r} (allowed: {', '.join(allowed)})")
     try:
         return info.build(image_size=image_size, in_chans=in_chans, **params)
@@ -91,8 +98,14 @@ def build_op(
         raise UserError(f"{where}: op {name!r}: {e}") from None
 
 
+_RESERVED = ("image_size", "in_chans")  # supplied by the recipe builder, not by YAML
+
+
 def _load_builtin_ops() -> None:
-    from . import stock  # noqa: F401
+    # Every module of this package registers its op(s) on import; private modules (``_x``) hold no ops.
+    for module in pkgutil.iter_modules(__path__):
+        if not module.name.startswith("_"):
+            importlib.import_module(f"{__name__}.{module.name}")
 
 
 _load_builtin_ops()
