@@ -29,7 +29,7 @@ from .errors import UserError
 from .eval.finetune import FinetuneSettings
 from .eval.inits import build_inits
 from .eval.label_efficiency import LabelledData, SweepSettings, run_label_efficiency
-from .eval.report import read_results, render_report
+from .eval.report import format_fraction, read_results, summarize
 from .eval.train_transforms import Geometry
 from .train.export import export_backbone
 from .train.loop import pretrain
@@ -64,6 +64,26 @@ def write_digits(root: Path, seed: int = 0) -> tuple[Path, Path]:
             image.save(folder / f"{i:04d}.png")
     marker.touch()
     return train_dir, test_dir
+
+
+def print_accuracy(results_csv: Path) -> None:
+    """Test accuracy per evaluator × init (rows) and fraction (columns), from results.csv."""
+    rows = read_results(results_csv)
+    cells = summarize(rows)
+    fractions = sorted({r.fraction for r in rows})
+    n_labels = {r.fraction: r.n_labels for r in rows}
+    inits = list(dict.fromkeys(r.init for r in rows))
+    width = max(len(i) for i in inits) + 2
+    header = "".join(f"{format_fraction(f) + f' ({n_labels[f]})':>16}" for f in fractions)
+    print(f"      test accuracy (%), mean ± std over {len({r.seed for r in rows})} seed(s)")
+    print(f"      {'evaluator':<10}{'init':<{width}}{header}")
+    for evaluator in dict.fromkeys(r.evaluator for r in rows):
+        for init in inits:
+            text = ""
+            for f in fractions:
+                c = cells[("accuracy", init, evaluator, f)]
+                text += f"{f'{c.mean * 100:.1f}' + ('' if c.n < 2 else f' ± {c.std * 100:.1f}'):>16}"
+            print(f"      {evaluator:<10}{init:<{width}}{text}")
 
 
 def run_demo(out: Path, data_root: Path, epochs: int, seed: int, progress: bool = True):
@@ -104,10 +124,7 @@ def run_demo(out: Path, data_root: Path, epochs: int, seed: int, progress: bool 
           f"{len(FRACTIONS)} fractions x {SEEDS} seeds x k-NN / linear probe / fine-tuning")
     sweep = run_label_efficiency(inits, data, out / "label_efficiency", test, settings,
                                  Geometry.from_recipe(cfg.recipe), title="Label efficiency on the demo digits")
-    table = render_report(read_results(sweep.results_csv), metrics=["accuracy"]).split("## accuracy", 1)[1]
-    print("      test accuracy (%), mean ± std over seeds; bold = better init:")
-    for line in table.strip().splitlines():
-        print(f"      {line}")
+    print_accuracy(sweep.results_csv)
     print(f"      report: {sweep.report_md}\n      plot:   {sweep.plot_png}")
     print(f"done in {time.perf_counter() - started:.0f} s; run folder: {out}")
     return sweep

@@ -102,8 +102,9 @@ def build_view(
                             unit_range=unit, where=where))
         if OPS.get(spec["op"]).outputs_unit_range:
             unit = True  # e.g. after a CT window, ops that assume [0, 1] are fine
-    # crop + flips + quarter turns resample once (same output, see ops/_fused_geometry.py)
-    return K.AugmentationSequential(*fuse_geometry(ops), data_keys=["input"])
+    # Crop + flips + quarter turns resample once (same output, see ops/_fused_geometry.py). The views
+    # carry images only, so the chained transformation matrix (for masks and boxes) is not computed.
+    return K.AugmentationSequential(*fuse_geometry(ops), data_keys=["input"], transformation_matrix_mode="skip")
 
 
 def build_normalize(recipe: RecipeConfig, in_chans: int) -> Normalize:

@@ -133,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
         finetune=FinetuneSettings(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr),
         device=str(resolve_device(args.device)), cache_dir=args.cache_dir, progress=not args.no_progress,
     )
-    title = args.title or f"Label efficiency on {args.data.name}"
+    title = args.title or f"Label efficiency on {args.data}"
     result = run_label_efficiency(inits, data, args.out, test, settings, geometry, title,
                                   context=[f"Images resized to {image_size} px."])
     print(f"wrote {result.results_csv}, {result.report_md} and {result.plot_png}")

@@ -19,6 +19,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
+from ..data.threads import single_threaded
 from ..io import atomic_path
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,10 @@ def extract_features(
     transform = transform.to(device)
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers)
     features, labels = [], []
-    for batch in tqdm(loader, disable=not progress, desc="features", unit="batch", leave=False):
+    batches = iter(loader)
+    for _ in tqdm(range(len(loader)), disable=not progress, desc="features", unit="batch", leave=False):
+        with single_threaded():  # per-sample decoding/resizing in this process: threads only wait
+            batch = next(batches)
         images = transform(batch["image"].to(device, non_blocking=True))
         features.append(backbone(images).float().cpu())
         labels.append(torch.as_tensor(batch.get("label", torch.full((images.shape[0],), -1))).long())

@@ -28,6 +28,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
+from ..data.threads import single_threaded
 from ..errors import UserError
 from ..io import atomic_write_text
 from .evaluators import EVALUATORS, Cell, Prediction
@@ -112,7 +113,8 @@ class SweepResult:
 def load_images(dataset: Dataset, batch_size: int = 256) -> torch.Tensor:
     """All raw images of a dataset stacked (N × C × H × W, native dtype): fine-tuning reuses them."""
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=0)
-    return torch.cat([batch["image"] for batch in loader])
+    with single_threaded():  # per-sample decoding: intra-op threads only wait on a busy machine
+        return torch.cat([batch["image"] for batch in loader])
 
 
 def run_label_efficiency(

@@ -97,21 +97,27 @@ def test_color_jitter_refuses_non_rgb_input():
         FastColorJitter(0.4, 0.4, 0.2, 0.1, p=1.0)(torch.rand(2, 4, 8, 8))
 
 
-def test_fused_crop_flips_quarter_turns_equal_the_ops_one_after_another():
+@pytest.mark.parametrize("order", ["hvr", "rhv", "vrhr"])
+@pytest.mark.parametrize("chunked", [False, True], ids=["whole-batch", "row-chunks"])
+def test_fused_crop_flips_quarter_turns_equal_the_ops_one_after_another(order, chunked, monkeypatch):
     from byol_transfer.augment.ops._fused_geometry import FusedCropFlipRotate
     from byol_transfer.augment.ops.rotate90 import RandomRotate90
 
-    crop, hflip, vflip, turn = (FastResizedCrop((16, 16)), FastHorizontalFlip(p=0.5), FastVerticalFlip(p=0.5),
-                                RandomRotate90(p=0.7))
-    fused = FusedCropFlipRotate(crop, [hflip, vflip, turn])
-    x = torch.rand(24, 5, 24, 24)
+    if chunked:
+        monkeypatch.setattr(_selected, "CHUNK_VALUES", 3000)
+    make = {"h": lambda: FastHorizontalFlip(p=0.5), "v": lambda: FastVerticalFlip(p=0.5),
+            "r": lambda: RandomRotate90(p=0.7)}
+    crop, steps = FastResizedCrop((16, 16)), [make[c]() for c in order]
+    fused = FusedCropFlipRotate(crop, steps)
+    x = torch.rand(40, 5, 24, 24)
+    torch.manual_seed(len(order))
     out = fused(x)
 
     def part(i):
         return {k.split(".", 1)[1]: v for k, v in fused._params.items() if k.startswith(f"{i}.")}
 
     expected = x
-    for i, op in enumerate([crop, hflip, vflip, turn]):
+    for i, op in enumerate([crop, *steps]):
         expected = op(expected, params=part(i))
     assert torch.equal(out, expected)
     # its matrix maps input pixels to output pixels like the composition does

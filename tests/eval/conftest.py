@@ -86,3 +86,17 @@ def tiny_export(tmp_path_factory) -> Path:
     pretrain(cfg, ImageFolderDataset(images, 16), root / "run", progress=False)
     out, _ = export_backbone(root / "run", root / "byol.safetensors")
     return out
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny tensors and small scikit-learn fits gain nothing from threads, and on a shared 2-core machine
+    torch's and BLAS's threads waiting on each other made these tests 4x slower; restored afterwards."""
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    with threadpool_limits(1):
+        yield
+    torch.set_num_threads(before)

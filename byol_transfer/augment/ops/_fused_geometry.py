@@ -14,12 +14,13 @@ from __future__ import annotations
 from typing import Any, Optional, Sequence
 
 import torch
+import torch.nn.functional as F
 from kornia.augmentation import GeometricAugmentationBase2D
 from torch import nn
 
 from ._selected import SelectedSamples, chunk_rows
 from .flips import FastHorizontalFlip, FastVerticalFlip
-from .resized_crop import FastResizedCrop, resample, sampling_grid
+from .resized_crop import FastResizedCrop, _axis
 from .rotate90 import RandomRotate90
 
 FUSABLE_AFTER_CROP = (FastHorizontalFlip, FastVerticalFlip, RandomRotate90)
@@ -70,20 +71,44 @@ class FusedCropFlipRotate(GeometricAugmentationBase2D):
         flags: dict[str, Any],
         transform: Optional[torch.Tensor] = None,
     ) -> torch.Tensor:
-        n, channels = input.shape[:2]
+        n, channels, height, width = input.shape
         size = self.crop.flags["size"]
         parts = [self._sub(params, i) for i in range(len(self.steps) + 1)]
+        # The crop samples output pixel (i, j) at (x = gx[j], y = gy[i]); a flip reverses one of the two
+        # coordinate vectors and a quarter turn transposes the grid (then (x = gx[i], y = gy[j])) and
+        # reverses one vector. So the whole chain is two vectors and a transpose flag per sample.
+        corners = parts[0]["src"].long().to(torch.float32)
+        x0, y0 = corners[:, 0, 0], corners[:, 0, 1]
+        gx = _axis(x0, corners[:, 1, 0] - x0 + 1, width, size[1])
+        gy = _axis(y0, corners[:, 3, 1] - y0 + 1, height, size[0])
+        transposed = torch.zeros(n, dtype=torch.bool)
+        for op, sub in zip(self.steps, parts[1:]):
+            chosen = (sub["batch_prob"] > 0.5).cpu()
+            if isinstance(op, RandomRotate90):
+                turns = torch.where(chosen, sub["quarter_turns"].cpu(), 0)
+                for turn in range(3):
+                    now = turns > turn  # one more counter-clockwise quarter turn for these samples
+                    _reverse(gx, now & ~transposed)  # (gx[j], gy[i]) → (gx[S-1-i], gy[j])
+                    _reverse(gy, now & transposed)  # (gx[i], gy[j]) → (gx[j], gy[S-1-i])
+                    transposed = transposed ^ now
+            else:
+                # a horizontal flip reverses x unless the grid is transposed; a vertical one the other way
+                reverses_x = ~transposed if isinstance(op, FastHorizontalFlip) else transposed
+                _reverse(gx, chosen & reverses_x)
+                _reverse(gy, chosen & ~reverses_x)
+        gx, gy = gx.to(device=input.device, dtype=input.dtype), gy.to(device=input.device, dtype=input.dtype)
+        transposed = transposed.to(input.device)
         step = chunk_rows(n, channels * size[0] * size[1], input.device)
         out: Optional[torch.Tensor] = None
-        for start in range(0, n, step):  # grid, permutations and resampling per cache-sized chunk
+        for start in range(0, n, step):  # grid and resampling per cache-sized chunk
             rows = slice(start, min(start + step, n))
-            grid = sampling_grid(input[rows], parts[0]["src"][rows], size)
-            as_image = grid.permute(0, 3, 1, 2)  # N×2×S×S: the steps permute it like an image
-            for op, sub in zip(self.steps, parts[1:]):
-                per_sample = ("batch_prob", *op.per_sample_params)
-                chunk = {k: (v[rows] if k in per_sample else v) for k, v in sub.items()}
-                as_image = op.transform_inputs(as_image, chunk, op.flags)
-            done = resample(input[rows], as_image.permute(0, 2, 3, 1))
+            grid = torch.empty(gx[rows].shape[0], size[0], size[1], 2, device=input.device, dtype=input.dtype)
+            grid[..., 0] = gx[rows, None, :]
+            grid[..., 1] = gy[rows, :, None]
+            turned = torch.nonzero(transposed[rows]).flatten()
+            if turned.numel():
+                grid[turned] = grid[turned].transpose(1, 2)
+            done = F.grid_sample(input[rows], grid, mode="bilinear", padding_mode="border", align_corners=True)
             if start == 0 and done.shape[0] == n:
                 return done
             if out is None:
@@ -91,6 +116,12 @@ class FusedCropFlipRotate(GeometricAugmentationBase2D):
             out[rows] = done
         assert out is not None
         return out
+
+
+def _reverse(coords: torch.Tensor, rows: torch.Tensor) -> None:
+    """Reverse the coordinate vectors of the given rows (a flip of the output along that axis), in place."""
+    if rows.any():
+        coords[rows] = coords[rows].flip(-1)
 
 
 def fuse_geometry(ops: list[nn.Module]) -> list[nn.Module]:

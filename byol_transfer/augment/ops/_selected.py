@@ -93,16 +93,19 @@ class SelectedSamples:
                 keep = gate.to(drawn.device).view(-1, *([1] * (drawn.ndim - 1)))
                 neutral[key] = torch.where(keep, drawn, torch.full_like(drawn, value))
             return self._apply_chunked(x, neutral, flags, transform, private=self.inplace)
-        rows = chosen.to(x.device, non_blocking=True)
-        subset = {
-            k: (v[chosen.to(v.device)] if k in self.per_sample_params else v) for k, v in params.items()
-        }
-        sub_transform = transform[rows] if isinstance(transform, torch.Tensor) and transform.shape[0] == n else transform
-        # the gathered rows are a copy of our own
-        done = self._apply_chunked(x.index_select(0, rows), subset, flags, sub_transform, private=True)
-        if self.inplace:
-            return x.index_copy_(0, rows, done.to(x.dtype))
-        return x.index_copy(0, rows, done.to(x.dtype))
+        # Gather, transform and scatter the chosen rows a chunk at a time: no batch-sized intermediate.
+        out = x if self.inplace else x.clone()
+        flags = {**flags, PRIVATE_INPUT: True}  # the gathered rows are a copy of our own
+        for group in chosen.split(chunk_rows(len(chosen), x[0].numel(), x.device)):
+            rows = group.to(x.device, non_blocking=True)
+            subset = {
+                k: (v[group.to(v.device)] if k in self.per_sample_params else v) for k, v in params.items()
+            }
+            sub_transform = (transform[rows] if isinstance(transform, torch.Tensor) and transform.shape[0] == n
+                             else transform)
+            done = self.apply_transform(out.index_select(0, rows), subset, flags, transform=sub_transform)  # type: ignore[attr-defined]
+            out.index_copy_(0, rows, done.to(out.dtype))
+        return out
 
     def _apply_chunked(
         self,
