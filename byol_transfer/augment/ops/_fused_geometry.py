@@ -20,7 +20,7 @@ from torch import nn
 
 from ._selected import SelectedSamples, chunk_rows
 from .flips import FastHorizontalFlip, FastVerticalFlip
-from .resized_crop import FastResizedCrop, _axis
+from .resized_crop import FastResizedCrop, grid_axis
 from .rotate90 import RandomRotate90
 
 FUSABLE_AFTER_CROP = (FastHorizontalFlip, FastVerticalFlip, RandomRotate90)
@@ -77,10 +77,10 @@ class FusedCropFlipRotate(GeometricAugmentationBase2D):
         # The crop samples output pixel (i, j) at (x = gx[j], y = gy[i]); a flip reverses one of the two
         # coordinate vectors and a quarter turn transposes the grid (then (x = gx[i], y = gy[j])) and
         # reverses one vector. So the whole chain is two vectors and a transpose flag per sample.
-        corners = parts[0]["src"].long().to(torch.float32)
+        corners = parts[0]["src"].detach().cpu().long().to(torch.float32)  # small: per-sample bookkeeping on CPU
         x0, y0 = corners[:, 0, 0], corners[:, 0, 1]
-        gx = _axis(x0, corners[:, 1, 0] - x0 + 1, width, size[1])
-        gy = _axis(y0, corners[:, 3, 1] - y0 + 1, height, size[0])
+        gx = grid_axis(x0, corners[:, 1, 0] - x0 + 1, width, size[1])
+        gy = grid_axis(y0, corners[:, 3, 1] - y0 + 1, height, size[0])
         transposed = torch.zeros(n, dtype=torch.bool)
         for op, sub in zip(self.steps, parts[1:]):
             chosen = (sub["batch_prob"] > 0.5).cpu()

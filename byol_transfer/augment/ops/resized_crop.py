@@ -19,7 +19,7 @@ from ._selected import chunk_rows
 from .stock import _pair
 
 
-def _axis(start: torch.Tensor, length: torch.Tensor, full: int, size: int) -> torch.Tensor:
+def grid_axis(start: torch.Tensor, length: torch.Tensor, full: int, size: int) -> torch.Tensor:
     """Normalised (align_corners=True) sampling coordinates, N×size, along one axis."""
     steps = torch.arange(size, device=start.device, dtype=start.dtype)
     scale = (length - 1) / (size - 1) if size > 1 else torch.zeros_like(length)
@@ -35,8 +35,8 @@ def sampling_grid(x: torch.Tensor, boxes: torch.Tensor, size: tuple[int, int]) -
     x0, y0 = corners[:, 0, 0], corners[:, 0, 1]
     w = corners[:, 1, 0] - x0 + 1
     h = corners[:, 3, 1] - y0 + 1
-    gx = _axis(x0, w, width, size[1])
-    gy = _axis(y0, h, height, size[0])
+    gx = grid_axis(x0, w, width, size[1])
+    gy = grid_axis(y0, h, height, size[0])
     return torch.stack(torch.broadcast_tensors(gx[:, None, :], gy[:, :, None]), dim=-1)
 
 
