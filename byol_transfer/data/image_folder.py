@@ -16,10 +16,10 @@ from typing import Any, Sequence
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
 
+from .band_dataset import BandDataset, torch_dtype  # noqa: F401 (torch_dtype re-exported)
 from ..errors import UserError
-from .badfiles import BadFileError, SkipLog, read_with_fallback
+from .badfiles import BadFileError, SkipLog
 from .geotiff import BandSpec, output_band_names, resolve_bands
 from .labels import class_of, index_labels
 from .readers import TIFF_SUFFIXES, ImageInfo, decode, probe_image
@@ -66,11 +66,7 @@ def first_image(root: Path, extensions: Sequence[str] = DEFAULT_EXTENSIONS) -> P
     raise UserError(f"no images ({', '.join(sorted(exts))}) found under {root}")
 
 
-def torch_dtype(numpy_dtype: str) -> torch.dtype:
-    return torch.from_numpy(np.zeros(0, dtype=numpy_dtype)).dtype
-
-
-class ImageFolderDataset(Dataset):
+class ImageFolderDataset(BandDataset):
     """Samples ``{"image": C×S×S tensor (native dtype), "label"?: int, "meta": {"path": str, ...}}``.
 
     GeoTIFF folders add ``meta["crs"]`` (a string, "" when none) and ``meta["transform"]`` (the 6 affine
@@ -111,19 +107,8 @@ class ImageFolderDataset(Dataset):
         self.georeferenced = all(p.suffix.lower() in TIFF_SUFFIXES for p in self.files)
         self.band_names = output_band_names(self.info.band_names, band_names, self.info.channels, self.bands)
 
-    @property
-    def in_chans(self) -> int:
-        return len(self.bands) if self.bands is not None else self.info.channels
-
-    @property
-    def dtype(self) -> torch.dtype:
-        return torch_dtype(self.info.dtype)
-
     def __len__(self) -> int:
         return len(self.files)
-
-    def __getitem__(self, index: int) -> dict[str, Any]:
-        return read_with_fallback(self._read, index, len(self), self.skip_bad)
 
     def _read(self, index: int) -> dict[str, Any]:
         path = self.files[index]

@@ -17,12 +17,11 @@ from typing import Any, Sequence
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
 
+from .band_dataset import BandDataset
 from ..errors import UserError
-from .badfiles import BadFileError, SkipLog, first_line, read_with_fallback
+from .badfiles import BadFileError, SkipLog, first_line
 from .geotiff import BandSpec, output_band_names, resolve_bands
-from .image_folder import torch_dtype
 from .readers import crs_string, open_raster, probe_raster
 from .resize import resize_to_square
 from .tiling import Window, valid_fractions, window_grid
@@ -39,7 +38,7 @@ class SceneWindow:
     window: Window
 
 
-class SceneDataset(Dataset):
+class SceneDataset(BandDataset):
     """Samples ``{"image": C×S×S, "meta": {"path", "crs", "transform", "window"}}`` from scene windows.
 
     ``meta["transform"]`` is the window's own affine transform (6 float64 coefficients) and
@@ -131,19 +130,8 @@ class SceneDataset(Dataset):
         kept = [w for w, f in zip(windows, fractions) if f >= min_valid]
         return kept, len(windows) - len(kept)
 
-    @property
-    def in_chans(self) -> int:
-        return len(self.bands) if self.bands is not None else self.info.channels
-
-    @property
-    def dtype(self) -> torch.dtype:
-        return torch_dtype(self.info.dtype)
-
     def __len__(self) -> int:
         return len(self.windows)
-
-    def __getitem__(self, index: int) -> dict[str, Any]:
-        return read_with_fallback(self._read, index, len(self), self.skip_bad)
 
     def _read(self, index: int) -> dict[str, Any]:
         item = self.windows[index]

@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import torch
-from torch.utils.data import Dataset
 
+from .band_dataset import BandDataset
 from ..errors import UserError
-from .badfiles import BadFileError, SkipLog, read_with_fallback
+from .badfiles import BadFileError, SkipLog
 from .geotiff import BandSpec, output_band_names, resolve_bands
-from .image_folder import find_images, torch_dtype
+from .image_folder import find_images
 from .masks import MaskMapping, read_mask
 from .readers import IMAGE_SUFFIXES, TIFF_SUFFIXES, ImageInfo, decode, probe_image
 from .resize import resize_mask_to_square, resize_to_square
@@ -32,7 +32,7 @@ def is_segmentation_folder(root: Path, images_dir: str = "images", masks_dir: st
     return (root / images_dir).is_dir() and (root / masks_dir).is_dir()
 
 
-class SegmentationDataset(Dataset):
+class SegmentationDataset(BandDataset):
     """Samples ``{"image": C×S×S (native dtype), "mask": S×S long, "meta": {"path", "mask_path", ...}}``."""
 
     def __init__(
@@ -95,22 +95,11 @@ class SegmentationDataset(Dataset):
         self.georeferenced = all(p.suffix.lower() in TIFF_SUFFIXES for p, _ in self.pairs)
 
     @property
-    def in_chans(self) -> int:
-        return len(self.bands) if self.bands is not None else self.info.channels
-
-    @property
-    def dtype(self) -> torch.dtype:
-        return torch_dtype(self.info.dtype)
-
-    @property
     def files(self) -> list[Path]:
         return [image for image, _ in self.pairs]
 
     def __len__(self) -> int:
         return len(self.pairs)
-
-    def __getitem__(self, index: int) -> dict[str, Any]:
-        return read_with_fallback(self._read, index, len(self), self.skip_bad)
 
     def _read(self, index: int) -> dict[str, Any]:
         image_path, mask_path = self.pairs[index]
