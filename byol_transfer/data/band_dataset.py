@@ -2,17 +2,32 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from .badfiles import read_with_fallback
+from .badfiles import BadFileError, read_with_fallback
+from .readers import ImageInfo
 
 
 def torch_dtype(numpy_dtype: str) -> torch.dtype:
     return torch.from_numpy(np.zeros(0, dtype=numpy_dtype)).dtype
+
+
+def check_same_kind(
+    path: Path, info: ImageInfo, channels: int | None, reference: ImageInfo | None, reference_path: Path | None
+) -> None:
+    """A header scan's rule: every image matches the declared band count and the first image's kind."""
+    if channels is not None and info.channels != channels:
+        raise BadFileError(f"{path}: {info.channels} band(s), but the data card declares {channels}")
+    if reference is not None and (info.channels, info.dtype) != (reference.channels, reference.dtype):
+        raise BadFileError(
+            f"{path}: {info.channels} channel(s) of {info.dtype}, but {reference_path} has "
+            f"{reference.channels} of {reference.dtype}; one folder must hold one kind of image"
+        )
 
 
 class BandDataset(Dataset):

@@ -17,7 +17,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from .band_dataset import BandDataset, torch_dtype  # noqa: F401 (torch_dtype re-exported)
+from .band_dataset import BandDataset, check_same_kind, torch_dtype  # noqa: F401 (torch_dtype re-exported)
 from ..errors import UserError
 from .badfiles import BadFileError, SkipLog
 from .geotiff import BandSpec, output_band_names, resolve_bands
@@ -137,13 +137,7 @@ def _scan(files: Sequence[Path], skip_bad: bool, channels: int | None) -> tuple[
     for i, path in enumerate(files):
         try:
             info = probe_image(path)
-            if channels is not None and info.channels != channels:
-                raise BadFileError(f"{path}: {info.channels} band(s), but the data card declares {channels}")
-            if reference is not None and (info.channels, info.dtype) != (reference.channels, reference.dtype):
-                raise BadFileError(
-                    f"{path}: {info.channels} channel(s) of {info.dtype}, but {files[kept[0]]} has "
-                    f"{reference.channels} of {reference.dtype}; one folder must hold one kind of image"
-                )
+            check_same_kind(path, info, channels, reference, files[kept[0]] if kept else None)
         except UserError as e:
             if not skip_bad:
                 raise

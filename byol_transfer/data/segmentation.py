@@ -16,7 +16,7 @@ from typing import Any, Mapping, Sequence
 
 import torch
 
-from .band_dataset import BandDataset
+from .band_dataset import BandDataset, check_same_kind
 from ..errors import UserError
 from .badfiles import BadFileError, SkipLog
 from .geotiff import BandSpec, output_band_names, resolve_bands
@@ -71,13 +71,7 @@ class SegmentationDataset(BandDataset):
                         f"{mask}: mask is {mask_info.width}×{mask_info.height} px but its image {image.name} "
                         f"is {info.width}×{info.height}"
                     )
-                if channels is not None and info.channels != channels:
-                    raise BadFileError(f"{image}: {info.channels} band(s), but the data card declares {channels}")
-                if reference is not None and (info.channels, info.dtype) != (reference.channels, reference.dtype):
-                    raise BadFileError(
-                        f"{image}: {info.channels} channel(s) of {info.dtype}, but {self.pairs[0][0]} has "
-                        f"{reference.channels} of {reference.dtype}"
-                    )
+                check_same_kind(image, info, channels, reference, self.pairs[0][0] if self.pairs else None)
             except UserError as e:
                 if not skip_bad:
                     raise
