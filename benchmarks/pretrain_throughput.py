@@ -15,9 +15,9 @@ import argparse
 import platform
 import resource
 import statistics
-import time
 
 import torch
+from alternating import alternate_rounds
 
 from byol_transfer.augment.recipes import build_two_views, load_recipe
 from byol_transfer.config import OptimConfig
@@ -85,13 +85,7 @@ def main() -> None:
     steps = {name: make_step(args, **flags) for name, flags in variants.items()}
     for step in steps.values():  # warm-up
         step()
-    rates: dict[str, list[float]] = {name: [] for name in steps}
-    for _ in range(args.rounds):
-        for name, step in steps.items():
-            start = time.perf_counter()
-            for _ in range(args.steps):
-                step()
-            rates[name].append(args.steps * args.batch_size / (time.perf_counter() - start))
+    rates = alternate_rounds(steps, args.rounds, args.steps, args.batch_size)
     base = statistics.median(rates["fp32"])
     print(f"{'variant':<20} {'img/s':>8} {'vs fp32':>8}")
     for name, values in rates.items():

@@ -128,9 +128,23 @@ class TrainConfig:
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     precision: Literal["fp32", "bf16"] = "fp32"
     channels_last: bool = False
+    compile: bool = False  # torch.compile the training step's model (first steps compile; needs a C++ compiler)
     checkpoint_every: int = 1000  # optimiser steps; a checkpoint is also written at the end
     log_every: int = 10
     collapse_warn_below: float = 0.05  # warn when std(normalised projections)·√d falls below this
+
+
+@dataclass
+class MonitorConfig:
+    """Online k-NN accuracy of the encoder on a small labelled set during pretraining ("" = off)."""
+
+    data: str = ""  # labelled images: class subfolders, an .npz, or a folder + ``labels`` CSV
+    labels: Union[str, None] = None  # a ``path,label`` CSV / split file for ``data``
+    card: Union[str, None] = None  # data card of ``data`` (default: detected from the layout)
+    every: int = 100  # optimiser steps between checks (and one at the end)
+    k: int = 20
+    query_fraction: float = 0.5  # stratified: this share is classified, the rest is the k-NN bank
+    max_images: int = 2000  # a seeded stratified sample of at most this many, so a check costs seconds
 
 
 @dataclass
@@ -141,6 +155,7 @@ class PretrainConfig:
     ema: EMAConfig = field(default_factory=EMAConfig)
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    monitor: MonitorConfig = field(default_factory=MonitorConfig)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from ..config import read_yaml
 from ..data.build import build_dataset
 from ..data.recipe_card import apply_card
 from ..errors import UserError
-from ..train.loop import pretrain
+from ..train.loop import pretrain, resolve_device
+from ..train.monitor import build_monitor
 from ..train.run_config import config_source, resolve_config
 
 
@@ -35,6 +37,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="pause after this many steps without changing the schedule (resume later)")
     p.add_argument("--skip-bad", action="store_true",
                    help="skip unreadable images instead of stopping (they are counted in the log)")
+    p.add_argument("--monitor-data", help="a small labelled set (class subfolders, .npz, or a folder with "
+                                          "--monitor-labels): its k-NN accuracy with the online encoder's "
+                                          "features is logged to metrics.csv as knn_acc while training")
+    p.add_argument("--monitor-labels", help="a path,label CSV / split file for --monitor-data")
+    p.add_argument("--monitor-card", help="data card of --monitor-data (default: detected)")
+    p.add_argument("--monitor-every", type=int, help="steps between k-NN checks (default 100; one at the end)")
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                    help="override any config key, e.g. --set optim.name=adamw (repeatable)")
 
@@ -56,6 +64,10 @@ def run(args: argparse.Namespace) -> int:
         "train.max_steps": args.max_steps,
         "train.device": args.device,
         "train.seed": args.seed,
+        "monitor.data": str(args.monitor_data) if args.monitor_data else None,
+        "monitor.labels": str(args.monitor_labels) if args.monitor_labels else None,
+        "monitor.card": args.monitor_card,
+        "monitor.every": args.monitor_every,
     }
     cfg = resolve_config(base, where, flags, args.sets)
     if not cfg.data.path:
@@ -66,6 +78,14 @@ def run(args: argparse.Namespace) -> int:
                             skip_bad=args.skip_bad, cache="auto")
     if dataset.card is not None:  # the card's value scaling and stats, unless --set chose a scaling
         apply_card(cfg.recipe, dataset.card, keep_scaling=any(s.startswith("recipe.scaling") for s in args.sets))
-    result = pretrain(cfg, dataset, args.out, resume=args.resume, stop_after_steps=args.stop_after_steps)
-    print(f"pretrained {result.steps} steps, final loss {result.final_loss:.4f}; checkpoint {result.checkpoint}")
+    in_chans = cfg.model.in_chans or dataset.in_chans
+    main_process = int(os.environ.get("RANK", "0")) == 0  # under torchrun, rank 0 alone monitors and reports
+    monitor = None
+    if main_process:
+        monitor = build_monitor(cfg.monitor, cfg.recipe, cfg.data.image_size, in_chans,
+                                resolve_device(cfg.train.device))
+    result = pretrain(cfg, dataset, args.out, resume=args.resume, stop_after_steps=args.stop_after_steps,
+                      monitor=monitor)
+    if main_process:
+        print(f"pretrained {result.steps} steps, final loss {result.final_loss:.4f}; checkpoint {result.checkpoint}")
     return 0

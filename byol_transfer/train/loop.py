@@ -14,10 +14,10 @@ import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import torch
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from ..augment.recipes import build_two_views
@@ -29,11 +29,19 @@ from ..models.backbones import create_backbone, feature_dim
 from ..models.byol import BYOL, collapse_score
 from ..models.ema import ema_tau
 from .checkpoint import CHECKPOINT_NAME, load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from .distributed import (
+    DistContext, EpochSampler, gather_objects, init_distributed, mean_over_ranks, per_rank_batch, prepare_batchnorm,
+    shutdown_distributed,
+)
+from .monitor import KnnMonitor
 from .optim import build_optimizer, build_scheduler
 
 log = logging.getLogger(__name__)
 
-METRIC_COLUMNS = ["step", "epoch", "loss", "tau", "lr", "img_per_s", "collapse", "elapsed_s"]
+METRIC_COLUMNS = [
+    "step", "epoch", "loss", "tau", "lr", "img_per_s", "collapse", "elapsed_s",
+    "knn_acc",  # the online k-NN monitor's accuracy (0–1), on the steps it runs; empty otherwise
+]
 
 
 class TrainingDiverged(Exception):
@@ -46,25 +54,7 @@ class PretrainResult:
     steps: int
     final_loss: float
     checkpoint: Path
-
-
-class EpochSampler(Sampler[int]):
-    """A seeded permutation per epoch that can start mid-epoch, so a resumed run sees the same data."""
-
-    def __init__(self, size: int, seed: int) -> None:
-        self.size, self.seed = size, seed
-        self.epoch, self.start = 0, 0
-
-    def set_position(self, epoch: int, start_index: int) -> None:
-        self.epoch, self.start = epoch, start_index
-
-    def __iter__(self) -> Iterator[int]:
-        generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
-        order = torch.randperm(self.size, generator=generator)
-        return iter(order[self.start :].tolist())
-
-    def __len__(self) -> int:
-        return self.size - self.start
+    model: BYOL  # the trained module (online + target), on the training device
 
 
 def resolve_device(name: str) -> torch.device:
@@ -95,32 +85,50 @@ def pretrain(
     resume: bool = False,
     stop_after_steps: int | None = None,
     progress: bool = True,
+    monitor: KnnMonitor | None = None,
 ) -> PretrainResult:
     """Train BYOL on ``dataset`` (samples with an ``"image"`` tensor) and write ``run_dir``.
 
     ``stop_after_steps`` pauses the run after that many optimiser steps *without* changing its
-    schedule (for job time limits); ``resume=True`` continues it later.
+    schedule (for job time limits); ``resume=True`` continues it later. ``monitor`` (see monitor.py)
+    adds the online encoder's k-NN accuracy on a labelled set to metrics.csv every ``monitor.every`` steps.
+    Under ``torchrun`` every process calls this; see distributed.py for what changes.
     """
     run_dir = Path(run_dir)
+    ctx, device, created_group = init_distributed(resolve_device(cfg.train.device))
+    try:
+        return _pretrain(cfg, dataset, run_dir, ctx, device, resume, stop_after_steps, progress, monitor)
+    finally:
+        if created_group:
+            shutdown_distributed()
+
+
+def _pretrain(
+    cfg: PretrainConfig, dataset: Dataset, run_dir: Path, ctx: DistContext, device: torch.device, resume: bool,
+    stop_after_steps: int | None, progress: bool, monitor: KnnMonitor | None,
+) -> PretrainResult:
     run_dir.mkdir(parents=True, exist_ok=True)
     ckpt_path = run_dir / CHECKPOINT_NAME
-    device = resolve_device(cfg.train.device)
     in_chans = cfg.model.in_chans or getattr(dataset, "in_chans")
     input_dtype = getattr(dataset, "dtype", torch.uint8)
+    local_batch = per_rank_batch(cfg.data.batch_size, ctx)
 
     # --- model, views, optimiser ------------------------------------------------------------------
-    torch.manual_seed(cfg.train.seed)
+    torch.manual_seed(cfg.train.seed)  # the same initial weights on every rank
     views = build_two_views(cfg.recipe, cfg.data.image_size, in_chans, input_dtype).to(device)
     encoder = create_backbone(cfg.model.backbone, in_chans)
     model = BYOL(
         encoder, feature_dim(encoder),
         cfg.model.projector_hidden, cfg.model.projector_out, cfg.model.predictor_hidden,
-    ).to(device)
+    )
+    model = prepare_batchnorm(model, device, ctx).to(device)
     if cfg.train.channels_last:
         model = model.to(memory_format=torch.channels_last)
+    if ctx.rank:  # different views on every rank (rank 0 keeps the single-process stream)
+        torch.manual_seed(cfg.train.seed + 1_000_003 * ctx.rank)
     K = total_steps(cfg, len(dataset))  # noqa: N806 (K as in the paper's τ schedule)
     steps_per_epoch = len(dataset) // cfg.data.batch_size
-    optimizer = build_optimizer(model, cfg.optim, cfg.data.batch_size)
+    optimizer = build_optimizer(model, cfg.optim, cfg.data.batch_size)  # LR from the global batch
     scheduler = build_scheduler(optimizer, cfg.optim, K)
 
     step = 0
@@ -130,22 +138,35 @@ def pretrain(
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         step = int(state["step"])
-        set_rng_state(state["rng"])
-        _truncate_metrics(run_dir / "metrics.csv", step)
+        rng_per_rank = state.get("rng_per_rank") or [state["rng"]]
+        if len(rng_per_rank) == ctx.world_size:
+            set_rng_state(rng_per_rank[ctx.rank])
+        else:
+            log.warning("resuming with %d processes instead of %d: augmentation draws are not reproduced",
+                        ctx.world_size, len(rng_per_rank))
+        if ctx.is_main:
+            _truncate_metrics(run_dir / "metrics.csv", step)
         log.info("resumed %s at step %d of %d", run_dir, step, K)
     elif resume:
         log.warning("--resume: no checkpoint in %s yet, starting from scratch", run_dir)
     config_dict = to_dict(cfg)
     config_dict["model"]["in_chans"] = in_chans
-    save_yaml_atomic(config_dict, run_dir / "config.yaml")
+    if ctx.is_main:
+        save_yaml_atomic(config_dict, run_dir / "config.yaml")
+    # DDP averages the online network's gradients; the target has none and follows by the same EMA on
+    # every rank. Buffers (BN running statistics) are broadcast from rank 0 at each forward.
+    train_model = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None) \
+        if ctx.enabled else model
+    if cfg.train.compile:
+        train_model = torch.compile(train_model)
 
-    sampler = EpochSampler(len(dataset), cfg.train.seed)
+    sampler = EpochSampler(len(dataset), cfg.train.seed, cfg.data.batch_size, ctx)
     # A dataset held in memory is served by indexing (microseconds); worker processes would only add
     # inter-process copies, ~5x slower on 2 cores (docs/benchmarks.md, "Data loading").
     num_workers = 0 if isinstance(dataset, InMemoryDataset) else cfg.data.num_workers
     loader = DataLoader(
         dataset,
-        batch_size=cfg.data.batch_size,
+        batch_size=local_batch,
         sampler=sampler,
         drop_last=True,  # BYOL's BatchNorm layers want full batches
         num_workers=num_workers,
@@ -153,7 +174,7 @@ def pretrain(
         persistent_workers=num_workers > 0,
         generator=torch.Generator().manual_seed(cfg.train.seed),  # keeps worker seeding off the global RNG
     )
-    metrics = _MetricsWriter(run_dir / "metrics.csv", append=step > 0)
+    metrics = _MetricsWriter(run_dir / "metrics.csv", append=step > 0) if ctx.is_main else None
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.train.precision == "bf16")
     if cfg.train.precision == "bf16" and device.type == "cpu" and not _cpu_has_native_bf16():
         # Measured here: without AVX-512 BF16 / AMX, oneDNN emulates bf16 and a step runs ~20x slower.
@@ -161,19 +182,24 @@ def pretrain(
                     "(use --set train.precision=fp32)")
 
     def save(at_step: int) -> None:
-        save_checkpoint(ckpt_path, {
-            "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(), "step": at_step, "total_steps": K,
-            "rng": rng_state(), "config": config_dict,
-        })
+        rng_per_rank = gather_objects(rng_state(), ctx)  # a collective: every rank takes part
+        if ctx.is_main:
+            save_checkpoint(ckpt_path, {
+                "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(), "step": at_step, "total_steps": K,
+                "rng": rng_per_rank[0], "rng_per_rank": rng_per_rank, "config": config_dict,
+                "world_size": ctx.world_size,
+            })
 
     # --- the loop ---------------------------------------------------------------------------------
     stop_at = K if stop_after_steps is None else min(K, step + stop_after_steps)
-    bar = tqdm(total=K, initial=step, disable=not progress, desc="pretrain", unit="step", dynamic_ncols=True)
+    bar = tqdm(total=K, initial=step, disable=not (progress and ctx.is_main), desc="pretrain", unit="step",
+               dynamic_ncols=True)
     model.train()
     start_time = last_time = time.perf_counter()
     images_since_log = 0
     loss_value = float("nan")
+    last_knn = ""
     batches = _batches(loader, sampler, step, steps_per_epoch, cfg.data.batch_size)
     while step < stop_at:
         batch = next(batches)
@@ -183,8 +209,8 @@ def pretrain(
             view1 = view1.contiguous(memory_format=torch.channels_last)
             view2 = view2.contiguous(memory_format=torch.channels_last)
         with autocast:
-            out = model(view1, view2)
-        loss_value = out.loss.item()
+            out = train_model(view1, view2)
+        loss_value = mean_over_ranks(out.loss, ctx).item()  # the global batch's loss; NaN anywhere stops all
         if not math.isfinite(loss_value):
             bar.close()
             kept = f"last good checkpoint: {ckpt_path}" if ckpt_path.exists() else "no checkpoint was written yet"
@@ -199,27 +225,33 @@ def pretrain(
         tau = ema_tau(step, K, cfg.ema.base_tau)
         model.update_target(tau)
         step += 1
-        images_since_log += images.shape[0]
+        images_since_log += images.shape[0] * ctx.world_size
 
-        if step % cfg.train.log_every == 0 or step == stop_at:
+        knn_due = monitor is not None and ctx.is_main and monitor.due(step, stop_at)
+        if ctx.is_main and (step % cfg.train.log_every == 0 or step == stop_at or knn_due):
             now = time.perf_counter()
+            knn_acc = monitor(model.online_encoder) if knn_due else None
             row = {
                 "step": step, "epoch": (step - 1) // steps_per_epoch, "loss": loss_value, "tau": tau,
                 "lr": optimizer.param_groups[0]["lr"], "img_per_s": images_since_log / max(now - last_time, 1e-9),
                 "collapse": collapse_score(out.online_projection), "elapsed_s": now - start_time,
+                "knn_acc": "" if knn_acc is None else knn_acc,
             }
             metrics.write(row)
             if row["collapse"] < cfg.train.collapse_warn_below:
                 log.warning("step %d: projections are collapsing (collapse score %.3f)", step, row["collapse"])
+            if knn_acc is not None:
+                last_knn = f"{100 * knn_acc:.1f}%"
             bar.set_postfix(loss=f"{loss_value:.3f}", tau=f"{tau:.4f}", lr=f"{row['lr']:.2e}",
-                            img_s=f"{row['img_per_s']:.0f}")
-            last_time, images_since_log = now, 0
+                            img_s=f"{row['img_per_s']:.0f}", **({"knn": last_knn} if last_knn else {}))
+            last_time, images_since_log = time.perf_counter(), 0  # the monitor's time is not training time
         bar.update(1)
         if step % cfg.train.checkpoint_every == 0 or step == stop_at:
             save(step)
     bar.close()
-    metrics.close()
-    return PretrainResult(run_dir, step, loss_value, ckpt_path)
+    if metrics is not None:
+        metrics.close()
+    return PretrainResult(run_dir, step, loss_value, ckpt_path, model)
 
 
 def _cpu_has_native_bf16() -> bool:
@@ -260,8 +292,9 @@ class _MetricsWriter:
         self.writer.writerow(row)
         self.file.flush()
         if self.tensorboard is not None:
-            for key in ("loss", "tau", "lr", "img_per_s", "collapse"):
-                self.tensorboard.add_scalar(f"pretrain/{key}", row[key], row["step"])
+            for key in ("loss", "tau", "lr", "img_per_s", "collapse", "knn_acc"):
+                if row.get(key, "") != "":
+                    self.tensorboard.add_scalar(f"pretrain/{key}", row[key], row["step"])
 
     def close(self) -> None:
         self.file.close()

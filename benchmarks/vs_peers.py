@@ -1,0 +1,254 @@
+"""BYOL training steps per second: byol-transfer vs lightly vs byol-pytorch, alternated in one run.
+
+    pip install -e '.[bench]'            # lightly and byol-pytorch: benchmark-only, never runtime dependencies
+    python benchmarks/vs_peers.py [--image-size 64] [--batch-size 64] [--rounds 5] [--steps 3] [--out DIR]
+
+The same configuration for every library: timm resnet18 (num_classes=0, 512-d features), 4096→256
+projector and predictor (Linear → BN → ReLU → Linear), SGD (lr 0.03, momentum 0.9, weight decay 1e-6 as in
+lightly's benchmarks), EMA target with τ from 0.99 on a cosine, symmetric loss, one optimiser step per
+batch. Each library is driven the way its own documentation shows:
+
+- byol-transfer: ``BYOL`` (both views as one concatenated batch through each network, fused ``_foreach``
+  EMA), channels_last, its Kornia two-view augmentation on the batch;
+- lightly 1.6: ``BYOLProjectionHead``/``BYOLPredictionHead``, ``update_momentum``, ``cosine_schedule``,
+  ``NegativeCosineSimilarity``, four forward passes per step as in its BYOL example; ``BYOLTransform``
+  per image (PIL), as its DataLoader would run it;
+- byol-pytorch 0.9: ``BYOL(net, image_size, hidden_layer=-2, use_simplicial_embeddings=False)`` (forward hook
+  on the pooling layer), its default Kornia augmentation inside ``forward``, ``update_moving_average``.
+
+Two modes, alternated round by round so machine noise hits every library alike (medians reported):
+``model`` (pre-made views: the networks' cost alone; byol-pytorch gets an identity augmentation) and
+``full`` (each library's own augmentation of a raw batch included). The 13-band case shows what each
+library can run at all. The *overhead ratio* is byol-transfer's step time over the time of the same
+forward/backward passes of the bare encoder and MLPs plus the optimiser step (no loss, no EMA, no views).
+
+Results: a table on stdout, and ``--out`` DIR/vs_peers.{csv,md}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import csv
+import platform
+import statistics
+import traceback
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import timm
+import torch
+from alternating import alternate_rounds
+from torch import nn
+
+from byol_transfer.augment.recipes import build_two_views, load_recipe
+from byol_transfer.config import OptimConfig
+from byol_transfer.models.byol import BYOL
+from byol_transfer.models.ema import ema_tau
+from byol_transfer.train.optim import build_optimizer
+
+LR, MOMENTUM, WEIGHT_DECAY, TAU = 0.03, 0.9, 1e-6, 0.99
+TOTAL = 10_000  # nominal schedule length for τ
+
+
+def resnet18(in_chans: int) -> nn.Module:
+    return timm.create_model("resnet18", pretrained=False, num_classes=0, in_chans=in_chans)
+
+
+def sgd(params) -> torch.optim.Optimizer:  # noqa: ANN001
+    return torch.optim.SGD(params, lr=LR, momentum=MOMENTUM, weight_decay=WEIGHT_DECAY)
+
+
+# --- byol-transfer ---------------------------------------------------------------------------------
+
+def ours(in_chans: int, size: int, batch: int, full: bool) -> Callable[[], None]:
+    torch.manual_seed(0)
+    model = BYOL(resnet18(in_chans), 512).to(memory_format=torch.channels_last)
+    optimizer = build_optimizer(model, OptimConfig(name="sgd", base_lr=LR * 256 / batch, weight_decay=WEIGHT_DECAY,
+                                                   warmup_fraction=0.0), batch)
+    recipe = load_recipe("natural_rgb" if in_chans == 3 else "satellite_multispectral")
+    dtype = torch.uint8 if in_chans == 3 else torch.float32
+    views = build_two_views(recipe, size, in_chans, dtype)
+    raw = torch.randint(0, 256, (batch, in_chans, size, size), dtype=torch.uint8)
+    if in_chans != 3:
+        raw = torch.rand(batch, in_chans, size, size)
+    fixed = views(raw)
+    k = iter(range(10**9))
+
+    def step() -> None:
+        v1, v2 = views(raw) if full else fixed
+        v1 = v1.contiguous(memory_format=torch.channels_last)
+        v2 = v2.contiguous(memory_format=torch.channels_last)
+        loss = model(v1, v2).loss
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        model.update_target(ema_tau(next(k), TOTAL, TAU))
+
+    return step
+
+
+def bare(in_chans: int, size: int, batch: int, full: bool) -> Callable[[], None]:
+    """The same passes as ``ours`` without BYOL: the floor the overhead ratio is measured against."""
+    torch.manual_seed(0)
+    model = BYOL(resnet18(in_chans), 512).to(memory_format=torch.channels_last)
+    optimizer = torch.optim.SGD(model.online_parameters(), lr=LR, momentum=MOMENTUM, weight_decay=WEIGHT_DECAY)
+    views = torch.randn(2 * batch, in_chans, size, size).contiguous(memory_format=torch.channels_last)
+
+    def step() -> None:
+        out = model.predictor(model.online_projector(model.online_encoder(views)))
+        with torch.no_grad():
+            model.target_projector(model.target_encoder(views))
+        optimizer.zero_grad(set_to_none=True)
+        out.sum().backward()
+        optimizer.step()
+
+    return step
+
+
+# --- lightly ---------------------------------------------------------------------------------------
+
+def lightly_step(in_chans: int, size: int, batch: int, full: bool) -> Callable[[], None]:
+    from lightly.loss import NegativeCosineSimilarity
+    from lightly.models.modules import BYOLPredictionHead, BYOLProjectionHead
+    from lightly.models.utils import deactivate_requires_grad, update_momentum
+    from lightly.transforms import BYOLTransform, BYOLView1Transform, BYOLView2Transform
+    from lightly.utils.scheduler import cosine_schedule
+
+    torch.manual_seed(0)
+    backbone = resnet18(in_chans)
+    projection_head, prediction_head = BYOLProjectionHead(512, 4096, 256), BYOLPredictionHead(256, 4096, 256)
+    backbone_momentum, projection_head_momentum = copy.deepcopy(backbone), copy.deepcopy(projection_head)
+    deactivate_requires_grad(backbone_momentum)
+    deactivate_requires_grad(projection_head_momentum)
+    criterion = NegativeCosineSimilarity()
+    optimizer = sgd([*backbone.parameters(), *projection_head.parameters(), *prediction_head.parameters()])
+    x0 = torch.randn(batch, in_chans, size, size)
+    x1 = torch.randn(batch, in_chans, size, size)
+    if full:
+        from PIL import Image
+
+        if in_chans != 3:
+            raise RuntimeError("lightly's BYOLTransform works on PIL RGB images: no 13-band augmentation")
+        transform = BYOLTransform(BYOLView1Transform(input_size=size), BYOLView2Transform(input_size=size))
+        rng = np.random.default_rng(0)
+        images = [Image.fromarray(rng.integers(0, 256, (size, size, 3), dtype=np.uint8)) for _ in range(batch)]
+    k = iter(range(10**9))
+
+    def forward(x: torch.Tensor) -> torch.Tensor:
+        return prediction_head(projection_head(backbone(x)))
+
+    @torch.no_grad()
+    def forward_momentum(x: torch.Tensor) -> torch.Tensor:
+        return projection_head_momentum(backbone_momentum(x)).detach()
+
+    def step() -> None:
+        v0, v1 = x0, x1
+        if full:
+            pairs = [transform(im) for im in images]
+            v0 = torch.stack([p[0] for p in pairs])
+            v1 = torch.stack([p[1] for p in pairs])
+        momentum = cosine_schedule(next(k), TOTAL, TAU, 1)
+        update_momentum(backbone, backbone_momentum, m=momentum)
+        update_momentum(projection_head, projection_head_momentum, m=momentum)
+        p0, z0 = forward(v0), forward_momentum(v0)
+        p1, z1 = forward(v1), forward_momentum(v1)
+        loss = 0.5 * (criterion(p0, z1) + criterion(p1, z0))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    return step
+
+
+# --- byol-pytorch ----------------------------------------------------------------------------------
+
+def byol_pytorch_step(in_chans: int, size: int, batch: int, full: bool) -> Callable[[], None]:
+    from byol_pytorch import BYOL as LucidBYOL
+
+    torch.manual_seed(0)
+    kwargs = {} if full else {"augment_fn": nn.Identity()}
+    learner = LucidBYOL(resnet18(in_chans), image_size=size, hidden_layer=-2, projection_size=256,
+                        projection_hidden_size=4096, moving_average_decay=TAU, use_simplicial_embeddings=False,
+                        **kwargs)
+    optimizer = sgd(learner.parameters())
+    images = torch.rand(batch, in_chans, size, size)
+
+    def step() -> None:
+        loss = learner(images)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        learner.update_moving_average()
+
+    return step
+
+
+LIBRARIES = {"byol-transfer": ours, "lightly": lightly_step, "byol-pytorch": byol_pytorch_step}
+
+
+def measure(factories: dict[str, Callable], in_chans: int, args: argparse.Namespace, full: bool) -> dict[str, object]:
+    """Median img/s per library (or the reason it could not run), libraries alternating round by round."""
+    steps, failed = {}, {}
+    for name, factory in factories.items():
+        try:
+            steps[name] = factory(in_chans, args.image_size, args.batch_size, full)
+            steps[name]()  # warm-up: lazy init, allocator
+        except Exception as e:  # noqa: BLE001 (a peer that cannot run this case is a result, not a crash)
+            failed[name] = f"cannot run: {type(e).__name__}: {str(e).splitlines()[0][:120]}"
+            if args.verbose:
+                traceback.print_exc()
+    rates = alternate_rounds(steps, args.rounds, args.steps, args.batch_size)
+    return {**{n: statistics.median(r) for n, r in rates.items()}, **failed}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--image-size", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=3, help="timed steps per library per round")
+    parser.add_argument("--modes", nargs="+", default=["model", "full"], choices=["model", "full"])
+    parser.add_argument("--channels", nargs="+", type=int, default=[3, 13])
+    parser.add_argument("--out", type=Path)
+    parser.add_argument("--verbose", action="store_true")
+    args = parser.parse_args()
+
+    device = torch.cuda.get_device_name() if torch.cuda.is_available() else platform.processor() or platform.machine()
+    print(f"machine: {device}, {torch.get_num_threads()} torch threads, torch {torch.__version__}")
+    print(f"resnet18, {args.image_size} px, batch {args.batch_size}, 4096→256 MLPs, SGD; "
+          f"{args.rounds} rounds × {args.steps} steps, medians")
+    rows = []
+    for in_chans in args.channels:
+        for mode in args.modes:
+            result = measure(LIBRARIES, in_chans, args, full=mode == "full")
+            peers = [v for n, v in result.items() if n != "byol-transfer" and isinstance(v, float)]
+            fastest_peer = max(peers) if peers else None
+            for name, value in result.items():
+                ratio = value / fastest_peer if isinstance(value, float) and fastest_peer else None
+                rows.append({"channels": in_chans, "mode": mode, "library": name,
+                             "img_per_s": f"{value:.1f}" if isinstance(value, float) else "",
+                             "vs_fastest_peer": f"{ratio:.2f}" if ratio else "",
+                             "note": "" if isinstance(value, float) else value})
+    overhead = measure({"byol-transfer": ours, "bare": bare}, 3, args, full=False)
+    ratio = overhead["bare"] / overhead["byol-transfer"]
+    rows.append({"channels": 3, "mode": "overhead", "library": "byol-transfer vs bare passes",
+                 "img_per_s": f"{overhead['byol-transfer']:.1f} vs {overhead['bare']:.1f}",
+                 "vs_fastest_peer": "", "note": f"overhead ratio (step time ÷ bare time) {ratio:.3f}"})
+
+    header = ["channels", "mode", "library", "img_per_s", "vs_fastest_peer", "note"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(r[h]) for h in header) + " |" for r in rows]
+    print("\n".join(lines))
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        with (args.out / "vs_peers.csv").open("w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=header)
+            writer.writeheader()
+            writer.writerows(rows)
+        (args.out / "vs_peers.md").write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
