@@ -129,11 +129,13 @@ def lightly_step(in_chans: int, size: int, batch: int, full: bool) -> Callable[[
     if full:
         from PIL import Image
 
-        if in_chans != 3:
-            raise RuntimeError("lightly's BYOLTransform works on PIL RGB images: no 13-band augmentation")
         transform = BYOLTransform(BYOLView1Transform(input_size=size), BYOLView2Transform(input_size=size))
         rng = np.random.default_rng(0)
-        images = [Image.fromarray(rng.integers(0, 256, (size, size, 3), dtype=np.uint8)) for _ in range(batch)]
+        if in_chans == 3:
+            images = [Image.fromarray(rng.integers(0, 256, (size, size, 3), dtype=np.uint8)) for _ in range(batch)]
+        else:  # no PIL mode holds 13 bands: offer lightly the tensor, and let its transform say what it does
+            images = [torch.rand(in_chans, size, size) for _ in range(batch)]
+            transform(images[0])
     k = iter(range(10**9))
 
     def forward(x: torch.Tensor) -> torch.Tensor:
