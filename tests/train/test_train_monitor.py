@@ -115,3 +115,4 @@ def test_monitor_data_with_other_channels_is_a_clear_error(capsys, image_folder,
     err = capsys.readouterr().err
     assert code == 2 and "--monitor-data" in err and "1 channels" in err
     assert not (tmp_path / "run" / "last.ckpt").exists()
+
