@@ -33,6 +33,15 @@ def _deterministic() -> None:
 
 
 @pytest.fixture
+def one_torch_thread():
+    """Tiny models run fastest on one thread; on a busy shared CPU, two threads are ~10× slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
 def shared_data() -> Path:
     """The read-only real datasets (tests using it must also be marked ``realdata``)."""
     if not SHARED_DATA.is_dir():

@@ -8,6 +8,10 @@ Data go through the data layer (as for pretraining): a folder with one subfolder
 test/ subfolders are the splits), a MedMNIST-style .npz (its own train/test arrays), a data card's split
 files (--card), or --labels FILE listing `path<TAB>label` lines relative to --data, as in
 ../shared/data/eurosat_rgb_splits/train.txt. Without a test set a seeded stratified hold-out is used.
+
+--semi-supervised adds the `semisup` evaluator next to `finetune`: the same fine-tuning plus FixMatch on
+unlabelled images (--unlabeled-data, default: the --data images whose labels the subset held out), so
+report.md and the plot compare fine-tuning with and without the unlabelled pool per fraction and init.
 """
 
 from __future__ import annotations
@@ -41,11 +45,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    "export's pretraining size, else the data's own)")
     p.add_argument("--fractions", type=float, nargs="+", default=[0.01, 0.1, 1.0])
     p.add_argument("--seeds", type=int, default=3, help="number of labelled-subset seeds (0 … N-1)")
-    p.add_argument("--evaluators", default="knn,linear,finetune", help="comma-separated: knn, linear, finetune")
+    p.add_argument("--evaluators", default="knn,linear,finetune",
+                   help="comma-separated: knn, linear, finetune, semisup")
     p.add_argument("--knn-k", type=int, nargs="+", default=[20], help="k for k-NN (several give several rows)")
     p.add_argument("--epochs", type=int, default=30, help="fine-tuning: maximum epochs (early stopping on val)")
     p.add_argument("--batch-size", type=int, default=32, help="fine-tuning batch size")
     p.add_argument("--lr", type=float, default=1e-2, help="fine-tuning head LR (backbone: 0.1×)")
+    semi = p.add_argument_group("semi-supervised fine-tuning (FixMatch)")
+    semi.add_argument("--semi-supervised", action="store_true",
+                      help="add the semisup evaluator: fine-tuning + FixMatch on the unlabelled images")
+    semi.add_argument("--unlabeled-data", type=Path,
+                      help="unlabelled images for semisup (any layout the data layer reads; default: the --data "
+                           "images outside the labelled subset and the test split)")
+    semi.add_argument("--semisup-threshold", type=float, default=0.95,
+                      help="confidence a weak-view prediction needs to become a pseudo-label (default 0.95)")
+    semi.add_argument("--semisup-mu", type=int, default=7, help="unlabelled images per labelled image in a step")
+    semi.add_argument("--semisup-weight", type=float, default=1.0, help="weight of the unlabelled loss (lambda_u)")
     p.add_argument("--val-fraction", type=float, default=0.2, help="of each labelled subset, for model selection")
     p.add_argument("--test-fraction", type=float, default=0.2, help="hold-out size when there is no test set")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
@@ -115,7 +130,15 @@ def run(args: argparse.Namespace) -> int:
 
     if args.seeds < 1:
         raise UserError(f"--seeds must be at least 1, got {args.seeds}")
+    from ..semisup.fixmatch import FixMatchSettings
+
     evaluators = [e.strip() for e in args.evaluators.split(",") if e.strip()]
+    if args.semi_supervised and "semisup" not in evaluators:
+        evaluators.append("semisup")
+    if args.unlabeled_data is not None and "semisup" not in evaluators:
+        raise UserError("--unlabeled-data is used by semi-supervised fine-tuning: add --semi-supervised")
+    semisup = FixMatchSettings(threshold=args.semisup_threshold, mu=args.semisup_mu, weight=args.semisup_weight)
+    semisup.check()
     image_size = args.image_size or _sidecar_image_size(args.backbones)
     if image_size is None:  # the data's own size (the first image's short side) for every image
         first = _datasets(args, None, with_test=False)[0][0]["image"]
@@ -126,15 +149,29 @@ def run(args: argparse.Namespace) -> int:
     if test_ds is not None:
         test = LabelledData.from_dataset(test_ds, data.classes, where=str(args.test_data or args.data))
     inits = build_inits(args.backbones, data.in_chans, args.arch, args.recipe)
-    geometry = Geometry.from_recipe(reference_recipe(inits, args.recipe))
+    recipe = reference_recipe(inits, args.recipe)
+    geometry = Geometry.from_recipe(recipe)
+    unlabeled = None
+    if args.unlabeled_data is not None:
+        from ..data.build import build_dataset
+
+        unlabeled = build_dataset(args.unlabeled_data, image_size, card=args.card, labeled=False)
     settings = SweepSettings(
         fractions=args.fractions, seeds=list(range(args.seeds)), evaluators=evaluators,
         knn_ks=args.knn_k, val_fraction=args.val_fraction, test_fraction=args.test_fraction,
         finetune=FinetuneSettings(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr),
+        semisup=semisup,
         device=str(resolve_device(args.device)), cache_dir=args.cache_dir, progress=not args.no_progress,
     )
     title = args.title or f"Label efficiency on {args.data}"
-    result = run_label_efficiency(inits, data, args.out, test, settings, geometry, title,
-                                  context=[f"Images resized to {image_size} px."])
+    context = [f"Images resized to {image_size} px."]
+    if "semisup" in evaluators:
+        pool = (f"{len(unlabeled)} images from {args.unlabeled_data}" if unlabeled is not None
+                else "the training images outside each labelled subset")
+        context.append(f"`semisup`: the `finetune` settings plus FixMatch on {pool} (threshold "
+                       f"{args.semisup_threshold}, mu {args.semisup_mu}, weight {args.semisup_weight}, "
+                       f"views from recipe `{recipe.name if recipe else '?'}`).")
+    result = run_label_efficiency(inits, data, args.out, test, settings, geometry, title, context=context,
+                                  recipe=recipe, unlabeled=unlabeled)
     print(f"wrote {result.results_csv}, {result.report_md} and {result.plot_png}")
     return 0

@@ -10,6 +10,10 @@ Each --backbone is an init to compare: a BYOL export (.safetensors + .json sidec
 the encoder), any local timm weights file, or 'random'. Writes OUT/results.csv, OUT/report.md,
 OUT/label_efficiency.png, OUT/splits.json, OUT/run.json and OUT/models/<init>/ (model.safetensors +
 model.json: what `byol-transfer predict` needs) for the largest fraction and the first seed.
+
+--semi-supervised trains every cell a second time with a mean teacher on unlabelled tiles (--unlabeled-data,
+default: the training images whose masks the subset held out); the report then shows `unet-finetune` and
+`unet-semisup` side by side, and the semi-supervised models go to OUT/models/<init>-semisup/.
 """
 
 from __future__ import annotations
@@ -55,6 +59,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    "(default: largest mask value + 1)")
     p.add_argument("--mask-mapping", nargs="+", metavar="VALUE=CLASS",
                    help="what stored mask values mean, e.g. 0=0 255=1, or colours 255,0,0=1")
+    semi = p.add_argument_group("semi-supervised fine-tuning (mean teacher)")
+    semi.add_argument("--semi-supervised", action="store_true",
+                      help="also train each cell with a mean teacher on unlabelled tiles, next to the supervised run")
+    semi.add_argument("--unlabeled-data", type=Path,
+                      help="folder of unlabelled tiles (default: the training images outside the labelled subset)")
+    semi.add_argument("--semisup-threshold", type=float, default=0.95,
+                      help="teacher confidence a pixel needs to become a pseudo-label (default 0.95)")
+    semi.add_argument("--semisup-mu", type=int, default=1, help="unlabelled tiles per labelled tile in a step")
+    semi.add_argument("--semisup-weight", type=float, default=1.0, help="weight of the unlabelled loss")
+    semi.add_argument("--semisup-rampup", type=float, default=0.1,
+                      help="fraction of the steps over which that weight ramps up (sigmoid; 0: none)")
+    semi.add_argument("--teacher-ema", type=float, default=0.99, help="EMA decay of the teacher")
     p.add_argument("--val-fraction", type=float, default=0.2, help="of each labelled subset, for model selection")
     p.add_argument("--test-fraction", type=float, default=0.2, help="hold-out size when there is no test set")
     p.add_argument("--save-all-models", action="store_true",
@@ -97,10 +113,12 @@ def run(args: argparse.Namespace) -> int:
     from ..data.build import build_dataset
     from ..data.labels import split_folders
     from ..eval.inits import parse_backbone_specs
-    from ..segment.inits import geometry_for, segmentation_inits, sidecar_value
+    from ..eval.label_efficiency import load_images
+    from ..segment.inits import geometry_for, recipe_for, segmentation_inits, sidecar_value
     from ..segment.label_efficiency import SegSweepSettings, load_seg_data, run_segmentation_sweep
     from ..segment.smp_transfer import architectures, smp_encoder_name
     from ..segment.train_seg import SegTrainSettings
+    from ..semisup.mean_teacher import MeanTeacherSettings
     from ..train.loop import resolve_device
 
     for name, value in (("--seeds", args.seeds), ("--epochs", args.epochs), ("--batch-size", args.batch_size)):
@@ -117,6 +135,13 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--encoder is required with random init or weights without a sidecar "
                         "(a timm name, e.g. resnet18)")
     encoder = smp_encoder_name(encoder)
+    if args.unlabeled_data is not None and not args.semi_supervised:
+        raise UserError("--unlabeled-data is used by semi-supervised fine-tuning: add --semi-supervised")
+    semisup = None
+    if args.semi_supervised:
+        semisup = MeanTeacherSettings(threshold=args.semisup_threshold, mu=args.semisup_mu,
+                                      weight=args.semisup_weight, ema=args.teacher_ema, rampup=args.semisup_rampup)
+        semisup.check()
 
     mapping = parse_mask_mapping(args.mask_mapping)
     dataset = build_dataset(args.data, args.image_size, card=args.card, layout="segmentation",
@@ -134,6 +159,12 @@ def run(args: argparse.Namespace) -> int:
 
     inits = segmentation_inits(specs, data.in_chans, encoder, args.recipe, dataset.card, data.images)
     geometry = geometry_for(args.recipe, inits, dataset.card)
+    recipe = recipe_for(args.recipe, inits, dataset.card) if semisup else None
+    unlabeled = None
+    if args.unlabeled_data is not None:
+        size = int(data.images.shape[-1])
+        unlabeled_ds = build_dataset(args.unlabeled_data, size, card=dataset.card or False, skip_bad=args.skip_bad)
+        unlabeled = load_images(unlabeled_ds)
 
     native = (dataset.info.height, dataset.info.width)
     resize = resize_record(dataset, int(data.images.shape[-1]))
@@ -144,7 +175,7 @@ def run(args: argparse.Namespace) -> int:
                                encoder_lr_mult=args.encoder_lr_mult, freeze_encoder=args.freeze_encoder,
                                min_epoch_samples=args.min_epoch_samples, patience=args.patience),
         save_models="all" if args.save_all_models else "final",
-        device=str(resolve_device(args.device)), progress=not args.no_progress,
+        device=str(resolve_device(args.device)), progress=not args.no_progress, semisup=semisup,
     )
     size = int(data.images.shape[-1])
     title = args.title or f"Segmentation label efficiency on {args.data.name}"
@@ -154,6 +185,7 @@ def run(args: argparse.Namespace) -> int:
         inits, data, args.out, args.arch, encoder, test, settings, geometry, title, context,
         model_info={"card": dataset.card.name if dataset.card else None, "native_size": list(native),
                     "resize": resize, "mask_mapping": mapping},
+        recipe=recipe, unlabeled=unlabeled,
     )
     print(f"wrote {result.results_csv}, {result.report_md} and {result.plot_png}")
     for folder in result.model_dirs:

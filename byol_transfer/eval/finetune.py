@@ -13,6 +13,9 @@ Choices, and where they come from:
 - Early stopping on the validation split only: validation accuracy after each epoch (ties: lower
   validation loss), patience ``patience`` epochs, the best epoch's weights are kept. The model is fit
   on the training part of the subset; without validation data it trains the full ``epochs``.
+- Semi-supervised (``consistency``, e.g. :class:`~byol_transfer.semisup.FixMatch`): each step adds
+  the method's unlabelled loss to the labelled cross-entropy; everything else (schedule, early stopping,
+  the kept weights) is the same, so the two differ only in the unlabelled term.
 The backbone passed in is never modified (the model trains a deep copy).
 """
 
@@ -20,7 +23,8 @@ from __future__ import annotations
 
 import copy
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 import torch
@@ -28,6 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..augment.views import EvalTransform
+from ..semisup.consistency import Consistency
 from .train_transforms import Geometry, augment_chw, build_train_augment
 
 
@@ -53,6 +58,8 @@ class FinetuneResult:
     best_epoch: int  # 1-based; the epoch whose weights were kept
     epochs_run: int
     early_stopping: bool  # False when there was no validation data
+    # means over the steps of what the semi-supervised term logged (e.g. pseudo_label_rate); empty without
+    consistency_stats: dict[str, float] = field(default_factory=dict)
 
 
 class Classifier(nn.Module):
@@ -106,8 +113,12 @@ def finetune(
     settings: FinetuneSettings,
     seed: int,
     device: torch.device | str = "cpu",
+    consistency: Callable[[Classifier], Consistency] | None = None,
 ) -> FinetuneResult:
-    """Train on (train_images, train_labels), stop on val, predict test. Images: N×C×H×W, raw dtype."""
+    """Train on (train_images, train_labels), stop on val, predict test. Images: N×C×H×W, raw dtype.
+
+    ``consistency`` builds the semi-supervised term for the classifier being trained (None: supervised).
+    """
     device = torch.device(device)
     transform = transform.to(device)
     with torch.random.fork_rng(devices=[]):  # the head's init is seeded without touching global RNG
@@ -125,6 +136,8 @@ def finetune(
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * min(step, total) / total)))
     augment = build_train_augment(train_images.shape[-1], geometry, seed, settings.crop_scale)
+    unlabeled = consistency(model) if consistency is not None else None
+    logged: dict[str, list[float]] = {}
     y_train = torch.as_tensor(train_labels, dtype=torch.long)
     y_val = torch.as_tensor(val_labels, dtype=torch.long)
     use_val = len(val_labels) > 0
@@ -132,16 +145,17 @@ def finetune(
     def validate(epoch: int) -> bool:
         """Keep the weights if they are the best on val so far; False when patience has run out."""
         nonlocal best_key, best_state, best_epoch, stale
-        val_logits = _logits(model, val_images, transform, device, settings.eval_batch_size)
+        evaluated = unlabeled.eval_model(model) if unlabeled is not None else model
+        val_logits = _logits(evaluated, val_images, transform, device, settings.eval_batch_size)
         key = (-(val_logits.argmax(1) == y_val).float().mean().item(), F.cross_entropy(val_logits, y_val).item())
         if best_key is None or key < best_key:
             best_key, best_epoch, stale = key, epoch, 0
-            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            best_state = {k: v.detach().clone() for k, v in evaluated.state_dict().items()}
             return True
         stale += 1
         return stale < settings.patience
 
-    best_key, best_state, best_epoch, stale, epoch = None, None, 0, 0, 0
+    best_key, best_state, best_epoch, stale, epoch, step = None, None, 0, 0, 0, 0
     for epoch in range(1, settings.epochs + 1):
         model.train()
         for idx in _batches(len(train_images), settings.batch_size, settings.min_epoch_samples, generator):
@@ -151,10 +165,19 @@ def finetune(
             if len(idx) == 1:  # a one-sample set: BN cannot use batch statistics, so use running ones
                 model.eval()
             loss = F.cross_entropy(model(transform.normalize(views)), y_train[idx].to(device))
+            if unlabeled is not None:
+                model.train()
+                extra, stats = unlabeled.loss(model, step, total)
+                loss = loss + extra
+                for key, value in stats.items():
+                    logged.setdefault(key, []).append(value)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             scheduler.step()
+            if unlabeled is not None:
+                unlabeled.after_step(model)
+            step += 1
             model.train()
         if use_val and not validate(epoch):
             break
@@ -162,5 +185,8 @@ def finetune(
         model.load_state_dict(best_state, strict=True)
     else:
         best_epoch = epoch
+        if unlabeled is not None:  # e.g. a teacher: the network the method evaluates is the one kept
+            model.load_state_dict(unlabeled.eval_model(model).state_dict(), strict=True)
     proba = _logits(model, test_images, transform, device, settings.eval_batch_size).softmax(1).numpy()
-    return FinetuneResult(proba.argmax(1), proba, best_epoch, epoch, use_val)
+    stats = {key: float(np.mean(values)) for key, values in logged.items()}
+    return FinetuneResult(proba.argmax(1), proba, best_epoch, epoch, use_val, stats)

@@ -28,9 +28,11 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
+from ..config import RecipeConfig
 from ..data.threads import single_threaded
 from ..errors import UserError
 from ..io import atomic_write_text
+from ..semisup.fixmatch import FixMatchSettings
 from .evaluators import EVALUATORS, Cell, Prediction
 from .features import cached_features, dataset_fingerprint, state_fingerprint
 from .finetune import FinetuneSettings
@@ -95,6 +97,7 @@ class SweepSettings:
     val_fraction: float = 0.2
     test_fraction: float = 0.2  # the seeded hold-out, only when there is no test set
     finetune: FinetuneSettings = field(default_factory=FinetuneSettings)
+    semisup: FixMatchSettings = field(default_factory=FixMatchSettings)  # the semisup evaluator's FixMatch
     device: str = "cpu"
     feature_batch_size: int = 256
     cache_dir: Path | None = None  # default: out_dir / "features"
@@ -126,7 +129,12 @@ def run_label_efficiency(
     geometry: Geometry | None = None,
     title: str = "Label efficiency",
     context: Sequence[str] = (),
+    recipe: RecipeConfig | None = None,
+    unlabeled: Dataset | None = None,
 ) -> SweepResult:
+    """``recipe`` and ``unlabeled`` matter to the ``semisup`` evaluator only: the recipe its views come
+    from, and the unlabelled images (default: the --data images outside each labelled subset and the test
+    split, i.e. the training images whose labels are held out)."""
     settings = settings or SweepSettings()
     geometry = geometry or Geometry()
     out_dir = Path(out_dir)
@@ -168,6 +176,23 @@ def run_label_efficiency(
                                     else images()[torch.as_tensor(plan.test)])
         return images_cache["test"]
 
+    def unlabeled_images(subset: np.ndarray) -> torch.Tensor:
+        if unlabeled is not None:
+            if "unlabeled" not in images_cache:
+                images_cache["unlabeled"] = load_images(unlabeled)
+            return images_cache["unlabeled"]
+        held_out = np.ones(len(data.labels), dtype=bool)
+        held_out[subset] = False
+        if test_data is None:
+            held_out[plan.test] = False
+        return images()[torch.as_tensor(np.flatnonzero(held_out))]
+
+    if "semisup" in evaluators:
+        settings.semisup.check()
+        if unlabeled is not None and getattr(unlabeled, "in_chans", data.in_chans) != data.in_chans:
+            raise UserError(f"the unlabelled data have {unlabeled.in_chans} channel(s), the training data "
+                            f"{data.in_chans}")
+
     rows: list[ResultRow] = []
     selected: list[tuple[str, str, float, int, str, float]] = []
     grid = len(inits) * len(seeds) * len(fractions) * len(evaluators)
@@ -183,7 +208,8 @@ def run_label_efficiency(
                 n_labels = len(train_idx) + len(val_idx)
                 cell = Cell(init, seed, num_classes, train_idx, val_idx, data.labels, features,
                             test_features, images, test_images, tuple(settings.knn_ks),
-                            settings.knn_temperature, settings.finetune, geometry, settings.device)
+                            settings.knn_temperature, settings.finetune, geometry, settings.device,
+                            recipe, unlabeled_images, settings.semisup)
                 for evaluator in evaluators:
                     bar.set_postfix_str(f"{init.name} seed {seed} {fraction:g} {evaluator}")
                     for row_name, prediction in EVALUATORS.get(evaluator)(cell).items():

@@ -140,16 +140,25 @@ def band_stats(images: torch.Tensor, scaling: ValueScaling, chunk: int = 64) -> 
     return mean.tolist(), [s if s > 1e-12 else 1.0 for s in std.tolist()]
 
 
-def geometry_for(recipe: str | None, inits: Sequence[Init], card: DataCard | None) -> Geometry:
-    """The flips/rotations fine-tuning may use: those of the first recipe that can be found."""
+def recipe_for(recipe: str | None, inits: Sequence[Init], card: DataCard | None) -> RecipeConfig | None:
+    """The first recipe that can be found: ``--recipe``, an export's, the card's; None if none."""
     for name in [recipe, *(i.recipe for i in inits), card.recipe if card else None]:
         if not name:
             continue
         try:
-            geometry = Geometry.from_recipe(load_recipe(name))
+            return load_recipe(name)
         except UserError:
-            continue
-        log.info("fine-tuning augmentation from recipe %r: %s", name, geometry)
+            if name == recipe:
+                raise
+    return None
+
+
+def geometry_for(recipe: str | None, inits: Sequence[Init], card: DataCard | None) -> Geometry:
+    """The flips/rotations fine-tuning may use: those of the first recipe that can be found."""
+    found = recipe_for(recipe, inits, card)
+    if found is not None:
+        geometry = Geometry.from_recipe(found)
+        log.info("fine-tuning augmentation from recipe %r: %s", found.name, geometry)
         return geometry
     log.warning("no recipe found: fine-tuning uses random resized crops only (no flips or rotations)")
     return Geometry()

@@ -11,6 +11,10 @@ split planner, results format, report and plot:
   its encoder loaded strictly from the init (random init: smp's own), fine-tuned, scored on the test
   split: mIoU, mDice and IoU/Dice per class, one row each in results.csv.
 
+With ``settings.semisup`` (mean teacher), every cell is trained twice from the same start: supervised
+(``unet-finetune``) and semi-supervised (``unet-semisup``: + the unlabelled images, by default the
+training images outside the labelled subset), so the report compares them side by side.
+
 Outputs in ``out_dir``: results.csv, report.md, label_efficiency.png, splits.json, run.json, and
 models/<init>/ (model.safetensors + model.json, what ``byol-transfer predict`` needs) for the largest
 fraction and first seed, or models/<init>/<fraction>-seed<k>/ for every cell with ``save_models="all"``.
@@ -31,6 +35,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
+from ..config import RecipeConfig
 from ..errors import UserError
 from ..eval.inits import RANDOM, Init
 from ..eval.plots import plot_label_efficiency
@@ -38,6 +43,8 @@ from ..eval.report import ResultRow, render_report, write_results
 from ..eval.splits import labels_digest, plan_splits, save_splits
 from ..eval.train_transforms import Geometry
 from ..io import atomic_write_text
+from ..semisup.mean_teacher import MeanTeacher, MeanTeacherSettings
+from ..semisup.pool import UnlabeledPool
 from .smp_transfer import (
     copy_backbone_into_encoder,
     create_segmentation_model,
@@ -134,6 +141,7 @@ class SegSweepSettings:
     save_models: Literal["final", "all", "none"] = "final"
     device: str = "cpu"
     progress: bool = True
+    semisup: MeanTeacherSettings | None = None  # set: also train each cell with the mean teacher
 
 
 @dataclass
@@ -146,7 +154,9 @@ class SegSweepResult:
     model_dirs: list[Path]
 
 
-def evaluator_name(arch: str, freeze_encoder: bool) -> str:
+def evaluator_name(arch: str, freeze_encoder: bool, semisup: bool = False) -> str:
+    if semisup:
+        return f"{arch}-{'frozen-' if freeze_encoder else ''}semisup"
     return f"{arch}-{'frozen' if freeze_encoder else 'finetune'}"
 
 
@@ -162,8 +172,14 @@ def run_segmentation_sweep(
     title: str = "Label efficiency (segmentation)",
     context: Sequence[str] = (),
     model_info: dict[str, Any] | None = None,
+    recipe: RecipeConfig | None = None,
+    unlabeled: torch.Tensor | None = None,
 ) -> SegSweepResult:
-    """Fine-tune ``arch`` with ``encoder`` (timm name or ``tu-`` name) for every init × seed × fraction."""
+    """Fine-tune ``arch`` with ``encoder`` (timm name or ``tu-`` name) for every init × seed × fraction.
+
+    ``recipe`` (its views) and ``unlabeled`` (raw images, default: the training images outside each
+    labelled subset) are for the mean teacher only (``settings.semisup``).
+    """
     settings = settings or SegSweepSettings()
     geometry = geometry or Geometry()
     encoder = smp_encoder_name(encoder)
@@ -192,56 +208,90 @@ def run_segmentation_sweep(
         test_images, test_masks = data.images[torch.as_tensor(plan.test)], data.masks[torch.as_tensor(plan.test)]
     fractions = sorted(float(f) for f in set(settings.fractions))
     seeds = [int(s) for s in settings.seeds]
-    evaluator = evaluator_name(arch, settings.train.freeze_encoder)
     device = torch.device(settings.device)
+    modes = [False] + ([True] if settings.semisup is not None else [])
+    if settings.semisup is not None:
+        settings.semisup.check()
+        if recipe is None:
+            raise UserError("semi-supervised segmentation builds its strong view from a recipe: pass --recipe")
+        if unlabeled is not None and tuple(unlabeled.shape[1:]) != tuple(data.images.shape[1:]):
+            raise UserError(f"unlabelled images are {tuple(unlabeled.shape[1:])} (channels, height, width), "
+                            f"the training images {tuple(data.images.shape[1:])}; use the same --image-size")
+
+    def pool_for(subset: torch.Tensor) -> torch.Tensor:
+        if unlabeled is not None:
+            return unlabeled
+        held_out = torch.ones(len(data.names), dtype=torch.bool)
+        held_out[subset] = False
+        if test_data is None:
+            held_out[torch.as_tensor(plan.test)] = False
+        return data.images[held_out]
 
     rows: list[ResultRow] = []
     model_dirs: list[Path] = []
     cells: list[dict[str, Any]] = []
-    bar = tqdm(total=len(inits) * len(seeds) * len(fractions), disable=not settings.progress,
+    bar = tqdm(total=len(inits) * len(seeds) * len(fractions) * len(modes), disable=not settings.progress,
                desc="segment", unit="model", dynamic_ncols=True)
     for init in inits:
         for seed in seeds:
             for fraction in fractions:
-                bar.set_postfix_str(f"{init.name} seed {seed} {fraction:g}")
                 train_idx, val_idx = (torch.as_tensor(i) for i in plan.subset(seed, fraction))
-                with torch.random.fork_rng(devices=[]):  # same decoder init for every init of a seed
-                    torch.manual_seed(seed)
-                    model = create_segmentation_model(arch, encoder, data.in_chans, num_classes)
-                if size % input_multiple(model):
-                    raise UserError(f"{arch} with {encoder} needs image sizes that are multiples of "
-                                    f"{input_multiple(model)}; the images are {size} px (set --image-size)")
-                if init.source != RANDOM:
-                    copy_backbone_into_encoder(model, init.backbone, encoder, init.source)
-                result = train_segmentation(
-                    model, init.transform, data.images[train_idx], data.masks[train_idx],
-                    data.images[val_idx], data.masks[val_idx], data.classes, geometry, settings.train,
-                    seed, device)
-                counts, _ = evaluate(model, test_images, test_masks, init.transform, num_classes, device,
-                                     settings.train.eval_batch_size)
-                metrics = metrics_from_counts(counts, data.classes)
-                n_labels = len(train_idx) + len(val_idx)
-                rows += [ResultRow(init.name, evaluator, fraction, n_labels, seed, metric, value)
-                         for metric, value in metrics.items()]
-                write_results(rows, out_dir / "results.csv")  # partial results survive a crash
-                cell = {"init": init.name, "seed": seed, "fraction": fraction, "n_labels": n_labels,
-                        "n_train": len(train_idx), "n_val": len(val_idx), "best_epoch": result.best_epoch,
-                        "epochs_run": result.epochs_run, "val_mIoU": result.val_miou,
-                        "test_mIoU": metrics["mIoU"], "history": result.history}
-                cells.append(cell)
-                folder = _model_folder(out_dir, init.name, fraction, seed, fractions, seeds, settings.save_models)
-                if folder is not None:
-                    meta = {
-                        "arch": arch, "encoder": encoder, "in_chans": data.in_chans, "classes": data.classes,
-                        "tile_size": size, **transform_to_dict(init.transform),
-                        "band_names": data.band_names, "init": init.name, "init_source": init.source,
-                        "init_architecture": init.architecture, "recipe": init.recipe,
-                        "freeze_encoder": settings.train.freeze_encoder, "fraction": fraction, "seed": seed,
-                        "n_labels": n_labels, "best_epoch": result.best_epoch, "val_mIoU": result.val_miou,
-                        "test": metrics, "data": data.root, **(model_info or {}),
-                    }
-                    model_dirs.append(save_segmentation_model(folder, model, meta))
-                bar.update(1)
+                for semisup in modes:
+                    evaluator = evaluator_name(arch, settings.train.freeze_encoder, semisup)
+                    bar.set_postfix_str(f"{init.name} seed {seed} {fraction:g} {evaluator}")
+                    with torch.random.fork_rng(devices=[]):  # same decoder init for every init of a seed
+                        torch.manual_seed(seed)
+                        model = create_segmentation_model(arch, encoder, data.in_chans, num_classes)
+                    if size % input_multiple(model):
+                        raise UserError(f"{arch} with {encoder} needs image sizes that are multiples of "
+                                        f"{input_multiple(model)}; the images are {size} px (set --image-size)")
+                    if init.source != RANDOM:
+                        copy_backbone_into_encoder(model, init.backbone, encoder, init.source)
+                    consistency, pool_size = None, 0
+                    if semisup:
+                        pool = pool_for(torch.cat([train_idx, val_idx]))
+                        pool_size = len(pool)
+                        if pool_size:
+                            consistency = _mean_teacher(pool, seed, recipe, init, num_classes, settings)
+                        else:
+                            log.warning("seed %d, %g: no unlabelled tiles outside the labelled ones; semisup "
+                                        "is plain fine-tuning", seed, fraction)
+                    # Kornia draws view parameters from the global RNG: seeded per cell, caller's RNG kept
+                    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+                        torch.manual_seed(seed)
+                        result = train_segmentation(
+                            model, init.transform, data.images[train_idx], data.masks[train_idx],
+                            data.images[val_idx], data.masks[val_idx], data.classes, geometry, settings.train,
+                            seed, device, consistency=consistency)
+                    counts, _ = evaluate(model, test_images, test_masks, init.transform, num_classes, device,
+                                         settings.train.eval_batch_size)
+                    metrics = metrics_from_counts(counts, data.classes)
+                    n_labels = len(train_idx) + len(val_idx)
+                    rows += [ResultRow(init.name, evaluator, fraction, n_labels, seed, metric, value)
+                             for metric, value in metrics.items()]
+                    write_results(rows, out_dir / "results.csv")  # partial results survive a crash
+                    cell = {"init": init.name, "evaluator": evaluator, "seed": seed, "fraction": fraction,
+                            "n_labels": n_labels, "n_train": len(train_idx), "n_val": len(val_idx),
+                            "n_unlabeled": pool_size, "best_epoch": result.best_epoch,
+                            "epochs_run": result.epochs_run, "val_mIoU": result.val_miou,
+                            "test_mIoU": metrics["mIoU"], "consistency": result.consistency_stats,
+                            "history": result.history}
+                    cells.append(cell)
+                    folder_name = f"{init.name}-semisup" if semisup else init.name
+                    folder = _model_folder(out_dir, folder_name, fraction, seed, fractions, seeds, settings.save_models)
+                    if folder is not None:
+                        meta = {
+                            "arch": arch, "encoder": encoder, "in_chans": data.in_chans, "classes": data.classes,
+                            "tile_size": size, **transform_to_dict(init.transform),
+                            "band_names": data.band_names, "init": init.name, "init_source": init.source,
+                            "init_architecture": init.architecture, "recipe": init.recipe,
+                            "freeze_encoder": settings.train.freeze_encoder, "semi_supervised": semisup,
+                            "fraction": fraction, "seed": seed,
+                            "n_labels": n_labels, "best_epoch": result.best_epoch, "val_mIoU": result.val_miou,
+                            "test": metrics, "data": data.root, **(model_info or {}),
+                        }
+                        model_dirs.append(save_segmentation_model(folder, model, meta))
+                    bar.update(1)
     bar.close()
 
     test_desc = (f"{len(test_masks)} image/mask pairs ("
@@ -252,6 +302,14 @@ def run_segmentation_sweep(
                f"{num_classes} classes ({', '.join(data.classes)}); test set: {test_desc}. "
                "IoU/Dice over all test pixels; means over classes.",
                "Inits: " + ", ".join(f"`{i.name}` ({i.architecture}, {i.source})" for i in inits) + "."]
+    if settings.semisup is not None:
+        mt = settings.semisup
+        pool = (f"{len(unlabeled)} unlabelled images" if unlabeled is not None
+                else "the training images outside each labelled subset")
+        context.append(f"`{evaluator_name(arch, settings.train.freeze_encoder, True)}`: the same fine-tuning plus "
+                       f"a mean teacher on {pool} (EMA {mt.ema}, threshold {mt.threshold}, mu {mt.mu}, weight "
+                       f"{mt.weight}, ramp-up {mt.rampup:g} of the steps, strong view from recipe `{recipe.name}`); "
+                       "the teacher is evaluated.")
     metric_order = list(MAIN_METRICS) + [m for c in data.classes for m in (f"IoU[{c}]", f"Dice[{c}]")]
     results_csv = out_dir / "results.csv"
     report_md = out_dir / "report.md"
@@ -261,6 +319,17 @@ def run_segmentation_sweep(
     _write_run_json(out_dir / "run.json", inits, data, test_data, arch, encoder, settings, geometry, cells,
                     time.perf_counter() - started)
     return SegSweepResult(out_dir, results_csv, report_md, plot, rows, model_dirs)
+
+
+def _mean_teacher(pool: torch.Tensor, seed: int, recipe: RecipeConfig, init: Init, num_classes: int,
+                  settings: SegSweepSettings):  # noqa: ANN202
+    semisup, train, device = settings.semisup, settings.train, settings.device
+
+    def build(student: torch.nn.Module) -> MeanTeacher:
+        return MeanTeacher(student, UnlabeledPool(pool, seed), recipe, init.transform, num_classes,
+                           train.batch_size, semisup, device)
+
+    return build
 
 
 def _model_folder(out_dir: Path, init: str, fraction: float, seed: int, fractions: list[float],

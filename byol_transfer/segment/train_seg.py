@@ -13,6 +13,8 @@ Choices:
   so 10 masks get as many optimiser steps per epoch as 128 do.
 - Model selection: mean IoU on the validation split after each epoch (ties: lower validation loss);
   the best epoch's weights are kept. Without validation data, the last epoch's.
+- Semi-supervised (``consistency``, e.g. :class:`~byol_transfer.semisup.MeanTeacher`): each step adds the
+  method's unlabelled loss, and the network it names (the EMA teacher) is the one validated and kept.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import copy
 import math
 import os
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Callable, Sequence
 
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")  # no network call at import
 
@@ -32,6 +34,7 @@ from torch import nn  # noqa: E402
 
 from ..augment.views import EvalTransform  # noqa: E402
 from ..eval.train_transforms import Geometry, build_train_augment  # noqa: E402
+from ..semisup.consistency import Consistency  # noqa: E402
 from .smp_transfer import encoder_module  # noqa: E402
 
 
@@ -57,6 +60,7 @@ class SegTrainResult:
     epochs_run: int
     val_miou: float  # NaN without validation data
     history: list[dict[str, float]] = field(default_factory=list)
+    consistency_stats: dict[str, float] = field(default_factory=dict)  # means over steps (semi-supervised)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -193,10 +197,13 @@ def train_segmentation(
     settings: SegTrainSettings,
     seed: int,
     device: torch.device | str = "cpu",
+    consistency: Callable[[nn.Module], Consistency] | None = None,
 ) -> SegTrainResult:
     """Fine-tune ``model`` in place; it ends holding the best epoch's weights (by validation mIoU).
 
-    Images are raw N×C×H×W tensors (any dtype), masks N×H×W class indices.
+    Images are raw N×C×H×W tensors (any dtype), masks N×H×W class indices. ``consistency`` builds the
+    semi-supervised term for the model (None: supervised only); with a teacher, the model ends holding
+    the best epoch's *teacher* weights.
     """
     device = torch.device(device)
     num_classes = len(class_names)
@@ -217,6 +224,9 @@ def train_segmentation(
         optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * min(step, total) / total)))
     augment = build_train_augment(train_images.shape[-1], geometry, seed, settings.crop_scale)
     use_val = len(val_images) > 0
+    unlabeled = consistency(model) if consistency is not None else None
+    logged: dict[str, list[float]] = {}
+    step = 0
 
     history: list[dict[str, float]] = []
     best_key, best_state, best_epoch, best_miou, stale, epoch = None, None, 0, float("nan"), 0, 0
@@ -231,22 +241,32 @@ def train_segmentation(
             if len(idx) == 1:  # a one-image training set: BN uses running statistics
                 model.eval()
             loss = loss_fn(model(x), y)
+            if unlabeled is not None:
+                set_train_mode(model, frozen)
+                extra, stats = unlabeled.loss(model, step, total)
+                loss = loss + extra
+                for key, value in stats.items():
+                    logged.setdefault(key, []).append(value)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             scheduler.step()
+            if unlabeled is not None:
+                unlabeled.after_step(model)
+            step += 1
             set_train_mode(model, frozen)
             losses.append(loss.item())
         record = {"epoch": float(epoch), "train_loss": float(np.mean(losses))}
         if use_val:
-            counts, val_loss = evaluate(model, val_images, val_masks, transform, num_classes, device,
+            selected = unlabeled.eval_model(model) if unlabeled is not None else model
+            counts, val_loss = evaluate(selected, val_images, val_masks, transform, num_classes, device,
                                         settings.eval_batch_size, loss_fn)
             miou = metrics_from_counts(counts, class_names)["mIoU"]
             record.update(val_loss=val_loss, val_mIoU=miou)
             key = (-(miou if not math.isnan(miou) else -1.0), val_loss)
             if best_key is None or key < best_key:
                 best_key, best_epoch, best_miou, stale = key, epoch, miou, 0
-                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                best_state = {k: v.detach().clone() for k, v in selected.state_dict().items()}
             else:
                 stale += 1
         history.append(record)
@@ -256,10 +276,13 @@ def train_segmentation(
         model.load_state_dict(best_state, strict=True)
     else:
         best_epoch = epoch
+        if unlabeled is not None:
+            model.load_state_dict(unlabeled.eval_model(model).state_dict(), strict=True)
     model.eval()
     if frozen:
         after = encoder_module(model).state_dict()
         changed = [k for k, v in snapshot.items() if not torch.equal(after[k], v)]
         if changed:
             raise RuntimeError(f"the frozen encoder changed during training: {', '.join(changed[:5])}")
-    return SegTrainResult(best_epoch, epoch, best_miou, history)
+    stats = {key: float(np.mean(values)) for key, values in logged.items()}
+    return SegTrainResult(best_epoch, epoch, best_miou, history, stats)

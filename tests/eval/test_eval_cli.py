@@ -1,8 +1,13 @@
-"""``byol-transfer label-efficiency`` end to end on tiny PNG and GeoTIFF folders written into tmp_path."""
+"""``byol-transfer label-efficiency`` end to end on tiny PNG and GeoTIFF folders written into tmp_path,
+with and without ``--semi-supervised``."""
 
 import csv
 import json
 import shutil
+
+import numpy as np
+import pytest
+import torch
 
 from byol_transfer.cli import main
 
@@ -85,3 +90,84 @@ def test_wrong_channel_count_between_weights_and_data_is_one_clear_line(capsys, 
     assert code == 2 and "Traceback" not in err
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "expects 1-channel images but the data have 4 channel(s)" in lines[0]
+
+def test_semi_supervised_adds_semisup_rows_with_the_held_out_images_as_pool(capsys, labelled_folder, tiny_export,
+                                                                            tmp_path):
+    data = tmp_path / "digits"
+    shutil.move(labelled_folder(10), data / "train")
+    shutil.move(labelled_folder(4, seed=1), data / "test")
+    out = tmp_path / "le"
+    code, _, err = run_cli(capsys, "label-efficiency", "--data", data, "--backbone", f"BYOL={tiny_export}",
+                           "random=random", "--fractions", "0.5", "--seeds", "1", "--evaluators", "finetune",
+                           "--semi-supervised", "--semisup-mu", "2", "--semisup-threshold", "0.5", "--epochs", "1",
+                           "--batch-size", "4", "--no-progress", "--out", out)
+    assert code == 0, err
+    rows = read_rows(out / "results.csv")
+    assert {r["evaluator"] for r in rows} == {"finetune", "semisup"}
+    assert {r["init"] for r in rows if r["evaluator"] == "semisup"} == {"BYOL", "random"}
+    selected = [r for r in read_rows(out / "selected.csv") if r["evaluator"] == "semisup"]
+    values = {(r["init"], r["name"]): float(r["value"]) for r in selected}
+    # 20 training images, 10 of them labelled (50 %): the other 10 are the unlabelled pool
+    assert values[("BYOL", "unlabeled_images")] == 10.0
+    assert values[("BYOL", "mu")] == 2.0 and values[("BYOL", "threshold")] == 0.5
+    assert 0.0 <= values[("BYOL", "pseudo_label_rate")] <= 1.0
+    report = (out / "report.md").read_text()
+    assert "semisup · 50%" in report and "FixMatch" in report
+    run = json.loads((out / "run.json").read_text())
+    assert run["settings"]["semisup"]["mu"] == 2
+
+
+def test_unlabeled_data_folder_is_the_pool(capsys, labelled_folder, image_folder, tmp_path):
+    data = labelled_folder(6)
+    pool = image_folder(n=7, channels=1, size=16)
+    out = tmp_path / "le"
+    code, _, err = run_cli(capsys, "label-efficiency", "--data", data, "--backbone", "random", "--arch",
+                           "byol_tiny_cnn", "--recipe", "grayscale", "--fractions", "1", "--seeds", "1",
+                           "--evaluators", "semisup", "--unlabeled-data", pool, "--epochs", "1", "--batch-size",
+                           "4", "--no-progress", "--out", out)
+    assert code == 0, err
+    values = {r["name"]: float(r["value"]) for r in read_rows(out / "selected.csv")}
+    assert values["unlabeled_images"] == 7.0  # the folder, not the (empty at 100 %) held-out remainder
+    assert "7 images from" in (out / "report.md").read_text()
+
+
+def test_semisup_leaves_the_global_rng_and_the_backbone_as_they_were(labelled_folder):
+    from byol_transfer.augment.recipes import load_recipe
+    from byol_transfer.data.build import build_dataset
+    from byol_transfer.eval.evaluators import EVALUATORS, Cell
+    from byol_transfer.eval.features import state_fingerprint
+    from byol_transfer.eval.finetune import FinetuneSettings
+    from byol_transfer.eval.inits import build_inits
+    from byol_transfer.eval.label_efficiency import load_images
+    from byol_transfer.semisup import FixMatchSettings
+
+    dataset = build_dataset(labelled_folder(6), 16, labeled=True)
+    images, labels = load_images(dataset), np.asarray(dataset.labels)
+    init = build_inits(["random"], 1, "byol_tiny_cnn", "grayscale")[0]
+    cell = Cell(init, 0, 2, np.arange(0, 12, 2), np.array([1, 3]), labels, torch.zeros(12, 1), torch.zeros(4, 1),
+                lambda: images, lambda: images[:4], finetune=FinetuneSettings(epochs=1, batch_size=4),
+                recipe=load_recipe("grayscale"), unlabeled=lambda subset: images[[5, 7, 9, 11]],
+                semisup=FixMatchSettings(mu=2))
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    first = EVALUATORS.get("semisup")(cell)["semisup"]
+    assert torch.equal(torch.rand(3), expected)
+    assert state_fingerprint(init.backbone) == init.weights_hash
+    second = EVALUATORS.get("semisup")(cell)["semisup"]  # seeded per cell: the same predictions again
+    assert np.array_equal(first.labels, second.labels) and np.allclose(first.scores, second.scores)
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--unlabeled-data", "somewhere"], "--unlabeled-data is used by semi-supervised fine-tuning"),
+    (["--semi-supervised", "--semisup-mu", "0"], "mu (unlabelled per labelled image) must be at least 1"),
+    (["--semi-supervised", "--semisup-threshold", "1.5"], "threshold must lie in [0, 1], got 1.5"),
+])
+def test_bad_semi_supervised_settings_are_one_clear_line(capsys, labelled_folder, tmp_path, extra, message):
+    out = tmp_path / "le"
+    code, _, err = run_cli(capsys, "label-efficiency", "--data", labelled_folder(4), "--backbone", "random",
+                           "--arch", "byol_tiny_cnn", "--recipe", "grayscale", "--evaluators", "finetune",
+                           "--no-progress", "--out", out, *extra)
+    assert code == 2
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert not (out / "results.csv").exists()
