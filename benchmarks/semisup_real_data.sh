@@ -20,7 +20,8 @@
 #   mean teacher (EMA 0.99, threshold 0.95, mu 1, ramp-up 10 % of the steps) on the other train images.
 #
 # Environment: DATA (default ../shared/data), DEVICE (default auto), BT (the CLI), SEEDS (default 1),
-# RUNS (EuroSAT: which of the "1 10" % runs, default both),
+# RUNS (EuroSAT: which of the "1 10" % runs, default both), PATIENCE (EuroSAT early stopping, default 5;
+# 0 = train every epoch and keep the best on validation),
 # SMOKE=1 (a few minutes: tiny subsets and 1 epoch; a pipeline check, not a result).
 set -euo pipefail
 
@@ -52,7 +53,8 @@ eurosat_rgb)
     mkdir -p "$OUT"
     COMMON=(--data "$DATA/eurosat_rgb" --labels "$TRAIN_TXT" --test-labels "$TEST_TXT" --image-size 32
             --backbone "BYOL=$EXPORT" random=random --seeds "$SEEDS" --device "$DEVICE"
-            --evaluators finetune --semi-supervised --batch-size 32 --cache-dir "$OUT/features")
+            --evaluators finetune --semi-supervised --batch-size 32 --cache-dir "$OUT/features"
+            --patience "${PATIENCE:-5}")
     if [[ " ${RUNS:-1 10} " == *" 1 "* ]]; then
         "$BT" label-efficiency "${COMMON[@]}" --fractions 0.01 --epochs "$EPOCHS_1" \
             --title "EuroSAT RGB 1 %: fine-tuning vs semi-supervised (FixMatch)" --out "$OUT/fraction_01"
@@ -60,6 +62,26 @@ eurosat_rgb)
     if [[ " ${RUNS:-1 10} " == *" 10 "* ]]; then
         "$BT" label-efficiency "${COMMON[@]}" --fractions 0.1 --epochs "$EPOCHS_10" \
             --title "EuroSAT RGB 10 %: fine-tuning vs semi-supervised (FixMatch)" --out "$OUT/fraction_10"
+    fi
+    # both fractions in one table and plot (the library's own report and plot, from the two results.csv)
+    if [[ -f "$OUT/fraction_01/results.csv" && -f "$OUT/fraction_10/results.csv" ]]; then
+        "${PY:-.venv/bin/python}" - "$OUT" <<'PYEOF'
+import sys
+from pathlib import Path
+
+from byol_transfer.eval.plots import plot_label_efficiency
+from byol_transfer.eval.report import read_results, write_report, write_results
+
+out = Path(sys.argv[1])
+rows = read_results(out / "fraction_01" / "results.csv") + read_results(out / "fraction_10" / "results.csv")
+(out / "combined").mkdir(exist_ok=True)
+csv = write_results(rows, out / "combined" / "results.csv")
+title = "EuroSAT RGB: fine-tuning vs semi-supervised (FixMatch)"
+write_report(csv, out / "combined" / "report.md", title,
+             ["1 %: 30 epochs (300 steps), 10 %: 4 epochs (216 steps); see benchmarks/semisup_real_data.sh."])
+plot_label_efficiency(csv, out / "combined" / "label_efficiency.png", title=title)
+print(f"combined: {out / 'combined'}")
+PYEOF
     fi
     echo "reports: $OUT/fraction_01/report.md $OUT/fraction_10/report.md"
     ;;

@@ -51,6 +51,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--epochs", type=int, default=30, help="fine-tuning: maximum epochs (early stopping on val)")
     p.add_argument("--batch-size", type=int, default=32, help="fine-tuning batch size")
     p.add_argument("--lr", type=float, default=1e-2, help="fine-tuning head LR (backbone: 0.1×)")
+    p.add_argument("--patience", type=int, default=5,
+                   help="fine-tuning: stop after N epochs without validation gain (0: never; the best epoch is kept)")
     semi = p.add_argument_group("semi-supervised fine-tuning (FixMatch)")
     semi.add_argument("--semi-supervised", action="store_true",
                       help="add the semisup evaluator: fine-tuning + FixMatch on the unlabelled images")
@@ -130,6 +132,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.seeds < 1:
         raise UserError(f"--seeds must be at least 1, got {args.seeds}")
+    if args.patience < 0:
+        raise UserError(f"--patience must be 0 (off) or more, got {args.patience}")
     from ..semisup.fixmatch import FixMatchSettings
 
     evaluators = [e.strip() for e in args.evaluators.split(",") if e.strip()]
@@ -159,7 +163,8 @@ def run(args: argparse.Namespace) -> int:
     settings = SweepSettings(
         fractions=args.fractions, seeds=list(range(args.seeds)), evaluators=evaluators,
         knn_ks=args.knn_k, val_fraction=args.val_fraction, test_fraction=args.test_fraction,
-        finetune=FinetuneSettings(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr),
+        finetune=FinetuneSettings(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                                  patience=args.patience),
         semisup=semisup,
         device=str(resolve_device(args.device)), cache_dir=args.cache_dir, progress=not args.no_progress,
     )

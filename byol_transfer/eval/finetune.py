@@ -43,7 +43,7 @@ class FinetuneSettings:
     lr: float = 1e-2  # head; with 1e-3 a few hundred steps left the head of a 10%-label run underfit
     backbone_lr_ratio: float = 0.1
     weight_decay: float = 1e-4
-    patience: int = 5
+    patience: int = 5  # epochs without validation gain before stopping; 0: never stop early
     # An epoch is at least this many samples (the set repeated, reshuffled each time), so that 10
     # labels get as many optimiser steps per epoch as 320 do rather than a single one.
     min_epoch_samples: int = 320
@@ -153,7 +153,7 @@ def finetune(
             best_state = {k: v.detach().clone() for k, v in evaluated.state_dict().items()}
             return True
         stale += 1
-        return stale < settings.patience
+        return not settings.patience or stale < settings.patience
 
     best_key, best_state, best_epoch, stale, epoch, step = None, None, 0, 0, 0, 0
     for epoch in range(1, settings.epochs + 1):

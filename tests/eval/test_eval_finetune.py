@@ -57,3 +57,22 @@ def test_geometry_follows_the_recipe():
 
     assert Geometry.from_recipe(load_recipe("natural_rgb")) == Geometry(hflip=True)
     assert Geometry.from_recipe(load_recipe("grayscale")) == Geometry(rotation_degrees=10.0)
+
+
+def test_patience_zero_trains_every_epoch_and_keeps_the_best():
+    from byol_transfer.augment.recipes import build_eval_transform, load_recipe
+    from byol_transfer.models.backbones import create_backbone, feature_dim
+
+    torch.manual_seed(0)
+    images = torch.randint(0, 256, (24, 1, 16, 16), dtype=torch.uint8)
+    labels = np.arange(24) % 2  # random images: validation accuracy stops improving early
+    backbone = create_backbone("byol_tiny_cnn", in_chans=1)
+    transform = build_eval_transform(load_recipe("grayscale"), 1)
+    runs = {}
+    for patience in (1, 0):
+        runs[patience] = finetune(backbone, feature_dim(backbone), transform, images[:16], labels[:16],
+                                  images[16:], labels[16:], images[:4], 2, Geometry(),
+                                  FinetuneSettings(epochs=8, batch_size=8, min_epoch_samples=16, patience=patience), 0)
+    assert runs[1].epochs_run < 8  # patience 1 stopped
+    assert runs[0].epochs_run == 8 and runs[0].early_stopping  # 0: every epoch, still selecting on val
+    assert 1 <= runs[0].best_epoch <= 8
