@@ -189,12 +189,11 @@ def _convert(tp: Any, value: Any, where: str, key: str) -> Any:
     if dataclasses.is_dataclass(tp):
         return from_dict(tp, value, where, key + ".")
     if origin in (Union, types.UnionType):
-        errors = []
         for option in typing.get_args(tp):
             try:
                 return _convert(option, value, where, key)
-            except UserError as e:
-                errors.append(str(e))
+            except UserError:
+                continue  # the message below names every option at once
         raise UserError(f"{where}: bad value {value!r} for {key!r} (expected {_type_name(tp)})")
     if origin is Literal:
         if value in typing.get_args(tp):

@@ -9,17 +9,12 @@
   first export's (so random init sees the same pixels as BYOL), else the data card's scaling and
   stats.json, else automatic scaling with per-band mean/std measured on the loaded images.
 - Flips/rotations for fine-tuning come from ``--recipe``, else the export's recipe, else the card's.
-
-Adapter (until train/export.py records it): an export sidecar written with ``percentile_clip`` scaling
-holds only ``{"kind", "value"}``, not the per-band bounds; those are then taken from the data card's
-stats.json when the card uses the same scaling kind (logged), else the export is refused with a hint.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -49,7 +44,6 @@ def segmentation_inits(specs: Sequence[tuple[str, str]], in_chans: int, encoder:
         if target != RANDOM and target.endswith(".safetensors") and target not in exports:
             weights, meta = read_export(target)
             if meta:
-                meta = {**meta, "scaling": complete_scaling(meta.get("scaling"), card, target)}
                 exports[target] = (weights, meta)
     shared = shared_recipe(recipe, card, next((m for _, m in exports.values()), None), images)
     inits = []
@@ -59,22 +53,6 @@ def segmentation_inits(specs: Sequence[tuple[str, str]], in_chans: int, encoder:
         else:
             inits += build_inits([f"{name}={target}"], in_chans, timm_name(encoder), shared)
     return inits
-
-
-def complete_scaling(scaling: dict[str, Any] | None, card: DataCard | None, where: str) -> dict[str, Any] | None:
-    """The sidecar's scaling, with percentile bounds from the card when the sidecar lacks them."""
-    if not scaling or scaling.get("kind") != "percentile_clip":
-        return scaling
-    if scaling.get("stats") or (scaling.get("low") and scaling.get("high")):
-        return scaling
-    card_scaling = card.resolved_scaling() if card is not None else None
-    if card_scaling is None or card_scaling.kind != "percentile_clip":
-        raise UserError(f"{where}: its sidecar records percentile_clip scaling without the per-band bounds; pass "
-                        "the --card it was pretrained with, or add \"stats\": \"PATH/stats.json\" to its scaling in "
-                        f"{where}.json")
-    log.warning("%s: the sidecar records percentile_clip scaling without its bounds; using those of data card "
-                "%r (%s)", where, card.name, card_scaling.stats or "low/high")
-    return {**asdict(card_scaling), **{k: v for k, v in scaling.items() if v is not None}}
 
 
 def export_init(name: str, path: str, weights: dict[str, torch.Tensor], meta: dict[str, Any], in_chans: int,

@@ -62,10 +62,23 @@ def test_fast_op_matches_kornia_on_the_same_parameters(name, chunked, monkeypatc
     expected = reference(x, params=fast._params)
     assert out.shape == expected.shape
     torch.testing.assert_close(out, expected, atol=1e-5, rtol=0)
-    gate = fast._params["batch_prob"]
-    if 0 < gate.sum() < len(gate):  # the unselected samples come back untouched
-        skipped = gate < 0.5
-        assert torch.equal(out[skipped], x[skipped]) or out.shape != x.shape
+    skipped = fast._params["batch_prob"] < 0.5
+    if out.shape == x.shape:  # the samples the gate left out come back untouched
+        assert torch.equal(out[skipped], x[skipped])
+    else:  # a crop changes the size, so it must apply to every sample: none may be left unchanged
+        assert not skipped.any()
+
+
+def test_the_gated_cases_leave_some_samples_out():
+    """Guards the check above: with p < 1 the gate must really skip some samples of this batch."""
+    partial = 0
+    for name, (make_fast, _) in CASES.items():
+        fast = make_fast()
+        torch.manual_seed(11)
+        fast(_images())
+        gate = fast._params["batch_prob"]
+        partial += bool(0 < gate.sum() < len(gate))
+    assert partial >= 8
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

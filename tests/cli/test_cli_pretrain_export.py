@@ -62,7 +62,7 @@ def _assert_one_line_error(code: int, err: str, *fragments: str) -> None:
     "make_args, fragments",
     [
         (lambda d, t: ["--data", t / "missing"], ["data folder not found", "missing"]),
-        (lambda d, t: ["--data", t], ["no images", str("")]),
+        (lambda d, t: ["--data", t], ["no images", "found under", "empty"]),
         (lambda d, t: ["--data", d, "--backbone", "resnet_nonexistent"], ["unknown backbone 'resnet_nonexistent'"]),
         (lambda d, t: ["--data", d, "--set", "optim.lrr=1"], ["unknown key 'optim.lrr'"]),
         (lambda d, t: ["--data", d, "--set", "train.epochs=many"], ["'train.epochs' must be an integer"]),

@@ -6,8 +6,7 @@ import pytest
 import torch
 
 from byol_transfer.data.cards import load_card
-from byol_transfer.errors import UserError
-from byol_transfer.segment.inits import complete_scaling, shared_recipe
+from byol_transfer.segment.inits import shared_recipe
 
 
 def test_random_init_without_recipe_export_or_card_uses_measured_band_statistics():
@@ -29,10 +28,3 @@ def test_random_init_follows_the_first_export_then_the_card():
     assert from_card.scaling.kind == "percentile_clip" and from_card.normalize.stats.endswith("stats.json")
 
 
-def test_sidecar_percentile_scaling_without_bounds_takes_the_cards_or_is_refused():
-    lossy = {"kind": "percentile_clip", "value": None}
-    completed = complete_scaling(lossy, load_card("water_seg"), "byol.safetensors")
-    assert completed["kind"] == "percentile_clip" and completed["stats"].endswith("water_seg/stats.json")
-    assert complete_scaling({"kind": "divide", "value": 10000.0}, None, "x") == {"kind": "divide", "value": 10000.0}
-    with pytest.raises(UserError, match="without the per-band bounds; pass the --card"):
-        complete_scaling(lossy, None, "byol.safetensors")
