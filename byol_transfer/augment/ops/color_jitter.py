@@ -2,9 +2,11 @@
 
 Kornia's ColorJitter spent 1.8 s on 256 images at 224 px on our 2-core CPU, most of it in a generic
 RGB → HSV → RGB round trip, and computed every sample before discarding the 20% the gate skipped. This
-subclass keeps Kornia's parameter generator, its random order of the four steps and its formulas
-(torchvision's: multiply, blend with the grayscale mean, blend with the grayscale, shift hue, clamping to
-[0, 1] after each step), and computes them in place on the selected samples only. The hue step shifts the
+subclass keeps Kornia's parameter generator and its formulas (torchvision's: multiply, blend with the
+grayscale mean, blend with the grayscale, shift hue, clamping to [0, 1] after each step), and computes them
+in place on the selected samples only. The order of the four steps is drawn *per sample*, as in the BYOL
+paper and torchvision's per-image ``ColorJitter``; Kornia draws one order for the whole batch, so every
+image of a batch would otherwise share it. The hue step shifts the
 hexagonal HSV hue without building HSV planes: max, min and chroma are unchanged by a hue shift, so each
 output channel is ``min + chroma · ramp(hue + shift)``. ``tests/augment/test_augment_fast_equivalence.py`` checks
 the output against ``kornia.augmentation.ColorJitter`` on the same parameters.
@@ -95,9 +97,17 @@ _STEPS = (adjust_brightness_, adjust_contrast_, adjust_saturation_, shift_hue_)
 
 
 class FastColorJitter(SelectedSamples, K.ColorJitter):
-    """``kornia.augmentation.ColorJitter`` on RGB, computed in place and only for the selected samples."""
+    """``kornia.augmentation.ColorJitter`` on RGB with a random step order per sample, computed in place and
+    only for the selected samples. ``params["orders"]`` (N×4) holds each sample's order; parameters without
+    it (Kornia's own) fall back to Kornia's one batch order ``params["order"]``."""
 
-    per_sample_params = _KEYS
+    per_sample_params = (*_KEYS, "orders")
+
+    def generate_parameters(self, batch_shape: tuple[int, ...]) -> dict[str, torch.Tensor]:
+        params = super().generate_parameters(batch_shape)
+        # Same RNG as Kornia's generator (torch's default), so a seeded run stays reproducible.
+        params["orders"] = torch.rand(batch_shape[0], len(_STEPS)).argsort(dim=1)
+        return params
 
     def apply_transform(
         self,
@@ -110,15 +120,42 @@ class FastColorJitter(SelectedSamples, K.ColorJitter):
             raise ValueError(f"color_jitter needs 3-channel RGB input, got {input.shape[1]} channels")
         # Kornia clamps first; the result is the buffer we work in (the input itself when it is ours)
         out = input.clamp_(0.0, 1.0) if flags.get(PRIVATE_INPUT) else input.clamp(0.0, 1.0)
-        order = self._fixed_order if self._fixed_order is not None else params["order"].tolist()
-        for step in order:
-            factor = params[_KEYS[step]]
-            if bool((factor != _NEUTRAL[step]).any()):  # Kornia skips a step that is neutral for all
-                _STEPS[step](out, factor)
+        orders = params.get("orders")
+        if self._fixed_order is not None or orders is None:
+            order = self._fixed_order if self._fixed_order is not None else params["order"].tolist()
+            return _jitter_(out, params, order)
+        # Step position by step position: at each of the four positions, the samples whose order puts
+        # step k there get step k (four gathers of about a quarter of the batch, not one per distinct order).
+        for position in range(len(_STEPS)):
+            chosen = orders[:, position]
+            for step in range(len(_STEPS)):
+                rows = torch.nonzero(chosen == step).flatten()
+                if len(rows) == 0:
+                    continue
+                factor = params[_KEYS[step]]
+                if len(rows) == len(out):
+                    if bool((factor != _NEUTRAL[step]).any()):
+                        _STEPS[step](out, factor)
+                    continue
+                factor = factor[rows.to(factor.device)]
+                if not bool((factor != _NEUTRAL[step]).any()):  # Kornia skips a step that is neutral for all
+                    continue
+                index = rows.to(out.device)
+                out.index_copy_(0, index, _STEPS[step](out.index_select(0, index), factor))
         return out
 
 
-@register_op("color_jitter", channels="rgb")
+def _jitter_(x: torch.Tensor, params: dict[str, torch.Tensor], order: list[int]) -> torch.Tensor:
+    """The four steps on ``x`` in place, in ``order``, with one factor per row of ``x``."""
+    for step in order:
+        factor = params[_KEYS[step]]
+        if bool((factor != _NEUTRAL[step]).any()):  # Kornia skips a step that is neutral for all
+            _STEPS[step](x, factor)
+    return x
+
+
+# Declares unit range: every step clamps to [0, 1], so data scaled otherwise would be clipped silently.
+@register_op("color_jitter", channels="rgb", needs_unit_range=True)
 def color_jitter(
     image_size: int,
     in_chans: int,
