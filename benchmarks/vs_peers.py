@@ -1,7 +1,8 @@
 """BYOL training steps per second: byol-transfer vs lightly vs byol-pytorch, alternated in one run.
 
     pip install -e '.[bench]'            # lightly and byol-pytorch: benchmark-only, never runtime dependencies
-    python benchmarks/vs_peers.py [--image-size 64] [--batch-size 64] [--rounds 5] [--steps 3] [--out DIR]
+    python benchmarks/vs_peers.py [--image-size 64] [--batch-size 64] [--rounds 5] [--steps 3]
+        [--formats nchw channels_last documented] [--precision fp32|bf16] [--out DIR]
 
 The same configuration for every library: timm resnet18 (num_classes=0, 512-d features), 4096→256
 projector and predictor (Linear → BN → ReLU → Linear), SGD (lr 0.03, momentum 0.9, weight decay 1e-6 as in
@@ -9,18 +10,27 @@ lightly's benchmarks), EMA target with τ from 0.99 on a cosine, symmetric loss,
 batch. Each library is driven the way its own documentation shows:
 
 - byol-transfer: ``BYOL`` (both views as one concatenated batch through each network, fused ``_foreach``
-  EMA), channels_last, its Kornia two-view augmentation on the batch;
+  EMA), its Kornia two-view augmentation on the batch;
 - lightly 1.6: ``BYOLProjectionHead``/``BYOLPredictionHead``, ``update_momentum``, ``cosine_schedule``,
   ``NegativeCosineSimilarity``, four forward passes per step as in its BYOL example; ``BYOLTransform``
   per image (PIL), as its DataLoader would run it;
 - byol-pytorch 0.9: ``BYOL(net, image_size, hidden_layer=-2, use_simplicial_embeddings=False)`` (forward hook
   on the pooling layer), its default Kornia augmentation inside ``forward``, ``update_moving_average``.
 
-Two modes, alternated round by round so machine noise hits every library alike (medians reported):
+Fairness: every library gets the same memory format and the same precision. ``--formats`` runs each
+setting for all libraries: ``nchw`` (contiguous), ``channels_last`` (model weights and every batch fed to
+the encoder), and ``documented`` (each library as its documentation runs it: byol-transfer with
+channels_last, the peers contiguous) as a separate row. ``--precision bf16`` autocasts every library's
+step alike. Each step records the tensors it fed to its encoder, so ``tests/benchmarks`` can assert the
+format every library really got.
+
+Two modes, alternated round by round so machine noise hits every library alike (median and min–max
+reported, and each library's ratio of medians to the fastest peer in the same setting):
 ``model`` (pre-made views: the networks' cost alone; byol-pytorch gets an identity augmentation) and
 ``full`` (each library's own augmentation of a raw batch included). The 13-band case shows what each
 library can run at all. The *overhead ratio* is byol-transfer's step time over the time of the same
-forward/backward passes of the bare encoder and MLPs plus the optimiser step (no loss, no EMA, no views).
+forward/backward passes of the bare encoder and MLPs plus the optimiser step (no loss, no EMA, no views),
+per round (median and min–max over rounds), in the same memory format.
 
 Results: a table on stdout, and ``--out`` DIR/vs_peers.{csv,md}.
 """
@@ -42,6 +52,7 @@ import torch
 from alternating import alternate_rounds
 from torch import nn
 
+
 from byol_transfer.augment.recipes import build_two_views, load_recipe
 from byol_transfer.config import OptimConfig
 from byol_transfer.models.byol import BYOL
@@ -52,8 +63,45 @@ LR, MOMENTUM, WEIGHT_DECAY, TAU = 0.03, 0.9, 1e-6, 0.99
 TOTAL = 10_000  # nominal schedule length for τ
 
 
+FORMATS = {"nchw": torch.contiguous_format, "channels_last": torch.channels_last}
+# "documented": how each library's own docs run it (only byol-transfer converts to channels_last).
+DOCUMENTED = {"byol-transfer": torch.channels_last, "lightly": torch.contiguous_format,
+              "byol-pytorch": torch.contiguous_format, "bare": torch.channels_last}
+
+
 def resnet18(in_chans: int) -> nn.Module:
     return timm.create_model("resnet18", pretrained=False, num_classes=0, in_chans=in_chans)
+
+
+class Step:
+    """One training step of one library; ``fed`` keeps the last batches it fed to its encoder."""
+
+    def __init__(self, run: Callable[[], None], fmt: torch.memory_format, precision: str,
+                 models: list[nn.Module]) -> None:
+        self.run, self.fmt, self.precision, self.models = run, fmt, precision, models
+        self.fed: list[torch.Tensor] = []
+
+    def feed(self, x: torch.Tensor) -> torch.Tensor:
+        """The batch in this setting's memory format, as the encoder receives it."""
+        x = x.contiguous(memory_format=self.fmt)
+        self.fed = [*self.fed[-3:], x]
+        return x
+
+    def __call__(self) -> None:
+        with torch.autocast("cuda" if torch.cuda.is_available() else "cpu", dtype=torch.bfloat16,
+                            enabled=self.precision == "bf16"):
+            self.run()
+
+
+class InFormat(nn.Module):
+    """Appended to a peer's own augmentation: its output enters the encoder in the setting's format."""
+
+    def __init__(self, step: "Step") -> None:
+        super().__init__()
+        self.step = step
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.step.feed(x)
 
 
 def sgd(params) -> torch.optim.Optimizer:  # noqa: ANN001
@@ -62,9 +110,9 @@ def sgd(params) -> torch.optim.Optimizer:  # noqa: ANN001
 
 # --- byol-transfer ---------------------------------------------------------------------------------
 
-def ours(in_chans: int, size: int, batch: int, full: bool) -> Callable[[], None]:
+def ours(in_chans: int, size: int, batch: int, full: bool, fmt: torch.memory_format, precision: str) -> Step:
     torch.manual_seed(0)
-    model = BYOL(resnet18(in_chans), 512).to(memory_format=torch.channels_last)
+    model = BYOL(resnet18(in_chans), 512).to(memory_format=fmt)
     optimizer = build_optimizer(model, OptimConfig(name="sgd", base_lr=LR * 256 / batch, weight_decay=WEIGHT_DECAY,
                                                    warmup_fraction=0.0), batch)
     recipe = load_recipe("natural_rgb" if in_chans == 3 else "satellite_multispectral")
@@ -76,40 +124,42 @@ def ours(in_chans: int, size: int, batch: int, full: bool) -> Callable[[], None]
     fixed = views(raw)
     k = iter(range(10**9))
 
-    def step() -> None:
+    def run() -> None:
         v1, v2 = views(raw) if full else fixed
-        v1 = v1.contiguous(memory_format=torch.channels_last)
-        v2 = v2.contiguous(memory_format=torch.channels_last)
-        loss = model(v1, v2).loss
+        loss = model(step.feed(v1), step.feed(v2)).loss
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         model.update_target(ema_tau(next(k), TOTAL, TAU))
 
+    step = Step(run, fmt, precision, [model.online_encoder, model.target_encoder])
     return step
 
 
-def bare(in_chans: int, size: int, batch: int, full: bool) -> Callable[[], None]:
+def bare(in_chans: int, size: int, batch: int, full: bool, fmt: torch.memory_format, precision: str) -> Step:
     """The same passes as ``ours`` without BYOL: the floor the overhead ratio is measured against."""
     torch.manual_seed(0)
-    model = BYOL(resnet18(in_chans), 512).to(memory_format=torch.channels_last)
+    model = BYOL(resnet18(in_chans), 512).to(memory_format=fmt)
     optimizer = torch.optim.SGD(model.online_parameters(), lr=LR, momentum=MOMENTUM, weight_decay=WEIGHT_DECAY)
-    views = torch.randn(2 * batch, in_chans, size, size).contiguous(memory_format=torch.channels_last)
+    views = torch.randn(2 * batch, in_chans, size, size)
 
-    def step() -> None:
-        out = model.predictor(model.online_projector(model.online_encoder(views)))
+    def run() -> None:
+        x = step.feed(views)
+        out = model.predictor(model.online_projector(model.online_encoder(x)))
         with torch.no_grad():
-            model.target_projector(model.target_encoder(views))
+            model.target_projector(model.target_encoder(x))
         optimizer.zero_grad(set_to_none=True)
         out.sum().backward()
         optimizer.step()
 
+    step = Step(run, fmt, precision, [model.online_encoder, model.target_encoder])
     return step
 
 
 # --- lightly ---------------------------------------------------------------------------------------
 
-def lightly_step(in_chans: int, size: int, batch: int, full: bool) -> Callable[[], None]:
+def lightly_step(in_chans: int, size: int, batch: int, full: bool, fmt: torch.memory_format,
+                 precision: str) -> Step:
     from lightly.loss import NegativeCosineSimilarity
     from lightly.models.modules import BYOLPredictionHead, BYOLProjectionHead
     from lightly.models.utils import deactivate_requires_grad, update_momentum
@@ -117,7 +167,7 @@ def lightly_step(in_chans: int, size: int, batch: int, full: bool) -> Callable[[
     from lightly.utils.scheduler import cosine_schedule
 
     torch.manual_seed(0)
-    backbone = resnet18(in_chans)
+    backbone = resnet18(in_chans).to(memory_format=fmt)
     projection_head, prediction_head = BYOLProjectionHead(512, 4096, 256), BYOLPredictionHead(256, 4096, 256)
     backbone_momentum, projection_head_momentum = copy.deepcopy(backbone), copy.deepcopy(projection_head)
     deactivate_requires_grad(backbone_momentum)
@@ -145,12 +195,13 @@ def lightly_step(in_chans: int, size: int, batch: int, full: bool) -> Callable[[
     def forward_momentum(x: torch.Tensor) -> torch.Tensor:
         return projection_head_momentum(backbone_momentum(x)).detach()
 
-    def step() -> None:
+    def run() -> None:
         v0, v1 = x0, x1
         if full:
             pairs = [transform(im) for im in images]
             v0 = torch.stack([p[0] for p in pairs])
             v1 = torch.stack([p[1] for p in pairs])
+        v0, v1 = step.feed(v0), step.feed(v1)
         momentum = cosine_schedule(next(k), TOTAL, TAU, 1)
         update_momentum(backbone, backbone_momentum, m=momentum)
         update_momentum(projection_head, projection_head_momentum, m=momentum)
@@ -161,48 +212,69 @@ def lightly_step(in_chans: int, size: int, batch: int, full: bool) -> Callable[[
         loss.backward()
         optimizer.step()
 
+    step = Step(run, fmt, precision, [backbone, backbone_momentum])
     return step
 
 
 # --- byol-pytorch ----------------------------------------------------------------------------------
 
-def byol_pytorch_step(in_chans: int, size: int, batch: int, full: bool) -> Callable[[], None]:
+def byol_pytorch_step(in_chans: int, size: int, batch: int, full: bool, fmt: torch.memory_format,
+                      precision: str) -> Step:
     from byol_pytorch import BYOL as LucidBYOL
 
     torch.manual_seed(0)
     kwargs = {} if full else {"augment_fn": nn.Identity()}
-    learner = LucidBYOL(resnet18(in_chans), image_size=size, hidden_layer=-2, projection_size=256,
+    net = resnet18(in_chans).to(memory_format=fmt)
+    learner = LucidBYOL(net, image_size=size, hidden_layer=-2, projection_size=256,
                         projection_hidden_size=4096, moving_average_decay=TAU, use_simplicial_embeddings=False,
                         **kwargs)
     optimizer = sgd(learner.parameters())
     images = torch.rand(batch, in_chans, size, size)
 
-    def step() -> None:
+    def run() -> None:
         loss = learner(images)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         learner.update_moving_average()
 
+    step = Step(run, fmt, precision, [net])
+    # Its views are made inside forward: each leaves its augmentation in the setting's format (byol-pytorch
+    # concatenates them before the encoder, which keeps that format).
+    learner.augment1 = nn.Sequential(learner.augment1, InFormat(step))
+    learner.augment2 = nn.Sequential(learner.augment2, InFormat(step))
     return step
 
 
 LIBRARIES = {"byol-transfer": ours, "lightly": lightly_step, "byol-pytorch": byol_pytorch_step}
 
 
-def measure(factories: dict[str, Callable], in_chans: int, args: argparse.Namespace, full: bool) -> dict[str, object]:
-    """Median img/s per library (or the reason it could not run), libraries alternating round by round."""
+def build_steps(factories: dict[str, Callable], in_chans: int, size: int, batch: int, full: bool, setting: str,
+                precision: str, verbose: bool = False) -> tuple[dict[str, Step], dict[str, str]]:
+    """Each library's warmed-up step in ``setting`` (a format name or "documented"), or why it cannot run."""
     steps, failed = {}, {}
     for name, factory in factories.items():
+        fmt = DOCUMENTED[name] if setting == "documented" else FORMATS[setting]
         try:
-            steps[name] = factory(in_chans, args.image_size, args.batch_size, full)
+            steps[name] = factory(in_chans, size, batch, full, fmt, precision)
             steps[name]()  # warm-up: lazy init, allocator
         except Exception as e:  # noqa: BLE001 (a peer that cannot run this case is a result, not a crash)
             failed[name] = f"cannot run: {type(e).__name__}: {str(e).splitlines()[0][:120]}"
-            if args.verbose:
+            if verbose:
                 traceback.print_exc()
-    rates = alternate_rounds(steps, args.rounds, args.steps, args.batch_size)
-    return {**{n: statistics.median(r) for n, r in rates.items()}, **failed}
+    return steps, failed
+
+
+def measure(factories: dict[str, Callable], in_chans: int, args: argparse.Namespace, full: bool,
+            setting: str) -> tuple[dict[str, list[float]], dict[str, str]]:
+    """Per-round img/s per library (or the reason it could not run), libraries alternating round by round."""
+    steps, failed = build_steps(factories, in_chans, args.image_size, args.batch_size, full, setting,
+                                args.precision, args.verbose)
+    return alternate_rounds(steps, args.rounds, args.steps, args.batch_size), failed
+
+
+def _spread(values: list[float]) -> str:
+    return f"{min(values):.1f}–{max(values):.1f}"
 
 
 def main() -> None:
@@ -213,33 +285,47 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=3, help="timed steps per library per round")
     parser.add_argument("--modes", nargs="+", default=["model", "full"], choices=["model", "full"])
     parser.add_argument("--channels", nargs="+", type=int, default=[3, 13])
+    parser.add_argument("--formats", nargs="+", default=["nchw", "channels_last", "documented"],
+                        choices=[*FORMATS, "documented"])
+    parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16"], help="the same for every library")
     parser.add_argument("--out", type=Path)
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args()
 
     device = torch.cuda.get_device_name() if torch.cuda.is_available() else platform.processor() or platform.machine()
     print(f"machine: {device}, {torch.get_num_threads()} torch threads, torch {torch.__version__}")
-    print(f"resnet18, {args.image_size} px, batch {args.batch_size}, 4096→256 MLPs, SGD; "
-          f"{args.rounds} rounds × {args.steps} steps, medians")
+    print(f"resnet18, {args.image_size} px, batch {args.batch_size}, 4096→256 MLPs, SGD, {args.precision}; "
+          f"{args.rounds} rounds × {args.steps} steps, alternating; median (min–max) img/s")
     rows = []
-    for in_chans in args.channels:
-        for mode in args.modes:
-            result = measure(LIBRARIES, in_chans, args, full=mode == "full")
-            peers = [v for n, v in result.items() if n != "byol-transfer" and isinstance(v, float)]
-            fastest_peer = max(peers) if peers else None
-            for name, value in result.items():
-                ratio = value / fastest_peer if isinstance(value, float) and fastest_peer else None
-                rows.append({"channels": in_chans, "mode": mode, "library": name,
-                             "img_per_s": f"{value:.1f}" if isinstance(value, float) else "",
-                             "vs_fastest_peer": f"{ratio:.2f}" if ratio else "",
-                             "note": "" if isinstance(value, float) else value})
-    overhead = measure({"byol-transfer": ours, "bare": bare}, 3, args, full=False)
-    ratio = overhead["bare"] / overhead["byol-transfer"]
-    rows.append({"channels": 3, "mode": "overhead", "library": "byol-transfer vs bare passes",
-                 "img_per_s": f"{overhead['byol-transfer']:.1f} vs {overhead['bare']:.1f}",
-                 "vs_fastest_peer": "", "note": f"overhead ratio (step time ÷ bare time) {ratio:.3f}"})
+    for setting in args.formats:
+        for in_chans in args.channels:
+            for mode in args.modes:
+                rates, failed = measure(LIBRARIES, in_chans, args, mode == "full", setting)
+                medians = {n: statistics.median(r) for n, r in rates.items()}
+                peers = [v for n, v in medians.items() if n != "byol-transfer"]
+                fastest_peer = max(peers) if peers else None
+                for name in LIBRARIES:
+                    if name in failed:
+                        rows.append({"format": setting, "precision": args.precision, "channels": in_chans,
+                                     "mode": mode, "library": name, "img_per_s": "", "min_max": "",
+                                     "vs_fastest_peer": "", "note": failed[name]})
+                        continue
+                    ratio = medians[name] / fastest_peer if fastest_peer else None
+                    rows.append({"format": setting, "precision": args.precision, "channels": in_chans, "mode": mode,
+                                 "library": name, "img_per_s": f"{medians[name]:.1f}", "min_max": _spread(rates[name]),
+                                 "vs_fastest_peer": f"{ratio:.2f}" if ratio else "", "note": ""})
+        if setting != "documented":
+            rates, _ = measure({"byol-transfer": ours, "bare": bare}, 3, args, False, setting)
+            per_round = [b / o for b, o in zip(rates["bare"], rates["byol-transfer"])]
+            rows.append({"format": setting, "precision": args.precision, "channels": 3, "mode": "overhead",
+                         "library": "byol-transfer vs bare passes",
+                         "img_per_s": f"{statistics.median(rates['byol-transfer']):.1f} vs "
+                                      f"{statistics.median(rates['bare']):.1f}",
+                         "min_max": "", "vs_fastest_peer": "",
+                         "note": f"overhead ratio (step time ÷ bare time) {statistics.median(per_round):.3f} "
+                                 f"({min(per_round):.3f}–{max(per_round):.3f})"})
 
-    header = ["channels", "mode", "library", "img_per_s", "vs_fastest_peer", "note"]
+    header = ["format", "precision", "channels", "mode", "library", "img_per_s", "min_max", "vs_fastest_peer", "note"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(r[h]) for h in header) + " |" for r in rows]
     print("\n".join(lines))
