@@ -23,6 +23,7 @@ COMMANDS = [
     "prepare",
     "segment",
     "predict",
+    "report",
 ]
 
 

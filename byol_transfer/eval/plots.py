@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 
 from ..errors import UserError
 from ..io import atomic_path
-from .report import format_fraction, read_results, summarize
+from .report import ResultRow, format_fraction, read_results, summarize
 
 MARKERS = ("o", "s", "^", "D", "v", "P", "X")
 LINESTYLES = ("-", "--", ":", "-.")
@@ -31,15 +31,27 @@ def plot_label_efficiency(
     scale: float = 100.0,
 ) -> Path:
     """Write the plot; ``metrics`` defaults to every metric in the file (one panel each)."""
-    rows = read_results(results_csv)
+    return plot_rows(read_results(results_csv), out_png, metrics, x, title, scale, where=str(results_csv))
+
+
+def plot_rows(
+    rows: Sequence[ResultRow],
+    out_png: str | Path,
+    metrics: Sequence[str] | None = None,
+    x: Literal["fraction", "n_labels"] = "fraction",
+    title: str | None = None,
+    scale: float = 100.0,
+    where: str = "results",
+) -> Path:
+    """The plot of ``rows`` (e.g. read from several results.csv); ``where`` names them in errors."""
     if not rows:
-        raise UserError(f"{results_csv}: no results to plot")
+        raise UserError(f"{where}: no results to plot")
     cells = summarize(rows)
     present = list(dict.fromkeys(r.metric for r in rows))
     metrics = list(metrics) if metrics else present
     unknown = [m for m in metrics if m not in present]
     if unknown:
-        raise UserError(f"{results_csv}: no metric {unknown[0]!r} (has: {', '.join(present)})")
+        raise UserError(f"{where}: no metric {unknown[0]!r} (has: {', '.join(present)})")
     inits = list(dict.fromkeys(r.init for r in rows))
     evaluators = list(dict.fromkeys(r.evaluator for r in rows))
     fractions = sorted({r.fraction for r in rows})

@@ -61,6 +61,26 @@ def read_results(path: str | Path) -> list[ResultRow]:
             raise UserError(f"{path} line {reader.line_num}: {e}") from None
 
 
+def read_many(paths: Sequence[str | Path]) -> list[ResultRow]:
+    """The rows of several results.csv files; a result that two files both hold is an error naming them."""
+    rows: list[ResultRow] = []
+    seen: dict[tuple, Path] = {}
+    resolved = [Path(p).resolve() for p in paths]
+    twice = next((p for i, p in enumerate(paths) if resolved[i] in resolved[:i]), None)
+    if twice is not None:
+        raise UserError(f"{twice} is given twice")
+    for path in map(Path, paths):
+        for r in read_results(path):
+            key = (r.init, r.evaluator, r.fraction, r.seed, r.metric)
+            if key in seen:
+                raise UserError(f"{path} and {seen[key]} both hold init {r.init!r}, evaluator {r.evaluator!r}, "
+                                f"fraction {r.fraction:g}, seed {r.seed}, metric {r.metric!r}: rename one init "
+                                "or report them separately")
+            seen[key] = path
+            rows.append(r)
+    return rows
+
+
 def _ordered(values: Iterable) -> list:
     return list(dict.fromkeys(values))
 
