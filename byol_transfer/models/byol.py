@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -33,8 +34,14 @@ class BYOL(nn.Module):
         projector_hidden: int = 4096,
         projector_out: int = 256,
         predictor_hidden: int = 4096,
+        view_batchnorm: Literal["joint", "separate"] = "joint",
     ) -> None:
         super().__init__()
+        if view_batchnorm not in ("joint", "separate"):
+            raise ValueError(f"view_batchnorm must be 'joint' or 'separate', got {view_batchnorm!r}")
+        # "joint": both views in one 2B batch (one pass per network; BatchNorm statistics over both views).
+        # "separate": one pass per view, as the official BYOL code does (statistics per view).
+        self.view_batchnorm = view_batchnorm
         self.online_encoder = encoder
         self.online_projector = MLPHead(feature_dim, projector_hidden, projector_out)
         self.predictor = MLPHead(projector_out, predictor_hidden, projector_out)
@@ -55,16 +62,26 @@ class BYOL(nn.Module):
     def forward(self, view1: torch.Tensor, view2: torch.Tensor) -> BYOLOutput:
         """Symmetrised BYOL loss for two batches of views of the same images.
 
-        Both views go through each network in one concatenated 2B batch: one forward instead of two.
+        With ``view_batchnorm="joint"`` both views go through each network in one concatenated 2B batch
+        (one forward instead of two); with ``"separate"`` each view is its own batch.
         """
-        batch = view1.shape[0]
-        views = torch.cat([view1, view2], dim=0)
-        projection = self.online_projector(self.online_encoder(views))
-        prediction = self.predictor(projection)
-        with torch.no_grad():
-            target = self.target_projector(self.target_encoder(views))
-        p1, p2 = prediction[:batch], prediction[batch:]
-        z1, z2 = target[:batch], target[batch:]
+        if self.view_batchnorm == "joint":
+            batch = view1.shape[0]
+            views = torch.cat([view1, view2], dim=0)
+            projection = self.online_projector(self.online_encoder(views))
+            prediction = self.predictor(projection)
+            with torch.no_grad():
+                target = self.target_projector(self.target_encoder(views))
+            p1, p2 = prediction[:batch], prediction[batch:]
+            z1, z2 = target[:batch], target[batch:]
+        else:
+            proj1 = self.online_projector(self.online_encoder(view1))
+            proj2 = self.online_projector(self.online_encoder(view2))
+            p1, p2 = self.predictor(proj1), self.predictor(proj2)
+            with torch.no_grad():
+                z1 = self.target_projector(self.target_encoder(view1))
+                z2 = self.target_projector(self.target_encoder(view2))
+            projection = torch.cat([proj1, proj2], dim=0)
         loss = byol_symmetric_loss(p1, p2, z1, z2)
         return BYOLOutput(loss=loss, online_projection=projection.detach())
 

@@ -113,3 +113,39 @@ def test_collapse_score_is_about_one_when_spread_and_zero_when_collapsed():
     assert collapse_score(spread) == pytest.approx(1.0, abs=0.1)
     collapsed = torch.ones(512, 64) + 1e-6 * torch.randn(512, 64)
     assert collapse_score(collapsed) < 0.01
+
+
+def _pair_of_models(channels: int = 3) -> tuple[BYOL, BYOL]:
+    """The same weights, BatchNorm over both views (joint) or per view (separate)."""
+    joint = _byol(channels)
+    encoder = create_backbone("byol_tiny_cnn", channels)
+    separate = BYOL(encoder, feature_dim(encoder), projector_hidden=64, projector_out=16, predictor_hidden=64,
+                    view_batchnorm="separate")
+    separate.load_state_dict(joint.state_dict(), strict=True)
+    return joint, separate
+
+
+def test_separate_view_batchnorm_is_one_pass_per_view():
+    joint, separate = _pair_of_models()
+    v1, v2 = torch.rand(6, 3, 16, 16), torch.rand(6, 3, 16, 16) + 0.5  # views with different statistics
+    # In eval mode BatchNorm uses its running statistics: both modes compute the same loss.
+    joint.eval(), separate.eval()
+    torch.testing.assert_close(joint(v1, v2).loss, separate(v1, v2).loss)
+    joint.train(), separate.train()
+    loss_separate = separate(v1, v2).loss
+    # by hand: each view alone through the same (train-mode) networks
+    m = separate
+    p1 = m.predictor(m.online_projector(m.online_encoder(v1)))
+    p2 = m.predictor(m.online_projector(m.online_encoder(v2)))
+    with torch.no_grad():
+        z1, z2 = m.target_projector(m.target_encoder(v1)), m.target_projector(m.target_encoder(v2))
+    from byol_transfer.models.losses import byol_symmetric_loss
+
+    torch.testing.assert_close(loss_separate, byol_symmetric_loss(p1, p2, z1, z2))
+    # In train mode BatchNorm normalises with the batch's statistics: over both views, the loss differs.
+    assert not torch.allclose(joint(v1, v2).loss, loss_separate, atol=1e-4)
+
+
+def test_view_batchnorm_must_be_joint_or_separate():
+    with pytest.raises(ValueError, match="view_batchnorm"):
+        BYOL(create_backbone("byol_tiny_cnn", 3), 64, view_batchnorm="per_view")
