@@ -41,6 +41,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    "(default: the first export's)")
     p.add_argument("--recipe", help="recipe whose scaling/normalisation random init and sidecar-less weights use "
                    "(default: the first export's)")
+    p.add_argument("--bands", help="bands to keep: 1-based numbers or names, e.g. 1 (the first channel of grey "
+                   "images stored as RGB; found automatically for 1-channel exports) or 4,3,2")
     p.add_argument("--image-size", type=int, help="square size images are resized to (default: the first "
                    "export's pretraining size, else the data's own)")
     p.add_argument("--fractions", type=float, nargs="+", default=[0.01, 0.1, 1.0])
@@ -107,7 +109,11 @@ def _datasets(args: argparse.Namespace, image_size: int | None, with_test: bool 
     """(training data, test data or None) through the data layer: folders, label files, cards, npz."""
     from ..data.build import build_dataset
 
-    common = {"card": args.card, "labeled": True}
+    from ..data.geotiff import parse_bands
+    from ..eval.inits import expected_in_chans
+
+    common = {"card": args.card, "labeled": True, "bands": parse_bands(args.bands),
+              "want_channels": expected_in_chans(args.backbones, args.recipe)}
     # split=None: the data's declared training split (train/ folder, card split file, npz train arrays)
     train = build_dataset(args.data, image_size, labels=args.labels, **common)
     if not with_test:

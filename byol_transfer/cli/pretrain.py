@@ -74,8 +74,9 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--data is required: a folder of images")
     # data that fit in memory are decoded once (docs/benchmarks.md: reading tiles from disk every epoch
     # costs 20-70% of a resnet18 64 px step on 2 cores, indexing memory ~1%)
+    count = cfg.recipe.channels.count  # a 1-channel recipe reads grey images stored as RGB as one channel
     dataset = build_dataset(cfg.data.path, cfg.data.image_size, card=args.card, extensions=cfg.data.extensions,
-                            skip_bad=args.skip_bad, cache="auto")
+                            skip_bad=args.skip_bad, cache="auto", want_channels=count if isinstance(count, int) else None)
     if dataset.card is not None:  # the card's value scaling and stats, unless --set chose a scaling
         apply_card(cfg.recipe, dataset.card, keep_scaling=any(s.startswith("recipe.scaling") for s in args.sets))
     in_chans = cfg.model.in_chans or dataset.in_chans

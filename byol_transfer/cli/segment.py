@@ -57,6 +57,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    "square size; default: the images' own size (must be one size, a multiple of 32)")
     p.add_argument("--num-classes", type=int, help="number of classes when no card declares them "
                    "(default: largest mask value + 1)")
+    p.add_argument("--mask-suffix", help="what mask names add to their image's stem, e.g. _mask for "
+                   "images/a.png + masks/a_mask.png (default: detected when every mask shares one; "
+                   "a_mask_1.png etc. are further masks of the same image, merged by union)")
+    p.add_argument("--bands", help="bands to keep: 1-based numbers or names, e.g. 1 (the first channel of grey "
+                   "images stored as RGB; found automatically for 1-channel exports) or 4,3,2")
     p.add_argument("--mask-mapping", nargs="+", metavar="VALUE=CLASS",
                    help="what stored mask values mean, e.g. 0=0 255=1, or colours 255,0,0=1")
     semi = p.add_argument_group("semi-supervised fine-tuning (mean teacher)")
@@ -111,8 +116,9 @@ def resize_record(dataset, size: int) -> dict:  # noqa: ANN001
 
 def run(args: argparse.Namespace) -> int:
     from ..data.build import build_dataset
+    from ..data.geotiff import parse_bands
     from ..data.labels import split_folders
-    from ..eval.inits import parse_backbone_specs
+    from ..eval.inits import expected_in_chans, parse_backbone_specs
     from ..eval.label_efficiency import load_images
     from ..segment.inits import geometry_for, recipe_for, segmentation_inits, sidecar_value
     from ..segment.label_efficiency import SegSweepSettings, load_seg_data, run_segmentation_sweep
@@ -144,8 +150,10 @@ def run(args: argparse.Namespace) -> int:
         semisup.check()
 
     mapping = parse_mask_mapping(args.mask_mapping)
-    dataset = build_dataset(args.data, args.image_size, card=args.card, layout="segmentation",
-                            mask_mapping=mapping, skip_bad=args.skip_bad)
+    reading = {"mask_mapping": mapping, "mask_suffix": args.mask_suffix, "skip_bad": args.skip_bad,
+               "bands": parse_bands(args.bands),
+               "want_channels": expected_in_chans(args.backbones, args.recipe)}
+    dataset = build_dataset(args.data, args.image_size, card=args.card, layout="segmentation", **reading)
     data = load_seg_data(dataset, num_classes=args.num_classes, where=str(args.data))
     test = None
     test_path = args.test_data
@@ -153,8 +161,7 @@ def run(args: argparse.Namespace) -> int:
         test_path = args.data  # its test/ split
     if test_path is not None:
         test_ds = build_dataset(test_path, args.image_size, card=dataset.card or False, layout="segmentation",
-                                split="test" if test_path == args.data else None, mask_mapping=mapping,
-                                skip_bad=args.skip_bad)
+                                split="test" if test_path == args.data else None, **reading)
         test = load_seg_data(test_ds, classes=data.classes, where=str(test_path))
 
     inits = segmentation_inits(specs, data.in_chans, encoder, args.recipe, dataset.card, data.images)

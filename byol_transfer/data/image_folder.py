@@ -23,7 +23,7 @@ from .badfiles import BadFileError, SkipLog
 from .geotiff import BandSpec, output_band_names, resolve_bands
 from .labels import class_of, index_labels
 from .readers import TIFF_SUFFIXES, ImageInfo, decode, probe_image
-from .resize import resize_to_square  # noqa: F401 (re-exported: the historical import path)
+from .resize import UpscaleLog, resize_to_square  # noqa: F401 (resize_to_square: the historical import path)
 
 log = logging.getLogger(__name__)
 
@@ -87,10 +87,12 @@ class ImageFolderDataset(BandDataset):
         bands: Sequence[BandSpec] | None = None,
         band_names: Sequence[str] | None = None,
         channels: int | None = None,
+        nodata: float | None = None,
     ) -> None:
         self.root = Path(root)
         self.image_size = image_size
         self.skip_bad = skip_bad
+        self.nodata = nodata
         candidates = list(files) if files is not None else find_images(self.root, extensions)
         if labels is not None and len(labels) != len(candidates):
             raise ValueError("labels must align with files")
@@ -100,7 +102,7 @@ class ImageFolderDataset(BandDataset):
         self.labeled = labels is not None
         self.classes = list(classes or [])
 
-        kept, self.info, self.skipped = _scan(candidates, skip_bad, channels)
+        kept, self.info, self.skipped = _scan(candidates, skip_bad, channels, image_size)
         self.files = [candidates[i] for i in kept]
         self.bands = resolve_bands(bands, self.info.channels, self.files[0], self.info.band_names, band_names)
         self.labels = [labels[i] for i in kept] if labels is not None else []
@@ -112,7 +114,7 @@ class ImageFolderDataset(BandDataset):
 
     def _read(self, index: int) -> dict[str, Any]:
         path = self.files[index]
-        decoded = decode(path, self.bands)
+        decoded = self.checked(decode(path, self.bands), path)
         if decoded.array.shape[0] != self.in_chans or decoded.array.dtype != np.dtype(self.info.dtype):
             raise BadFileError(
                 f"{path}: {decoded.array.shape[0]} channel(s) of {decoded.array.dtype}, "
@@ -129,11 +131,14 @@ class ImageFolderDataset(BandDataset):
         return sample
 
 
-def _scan(files: Sequence[Path], skip_bad: bool, channels: int | None) -> tuple[list[int], ImageInfo, int]:
+def _scan(
+    files: Sequence[Path], skip_bad: bool, channels: int | None, image_size: int | None = None
+) -> tuple[list[int], ImageInfo, int]:
     """Probe every header; all images must share channel count and dtype (and match ``channels``)."""
     kept: list[int] = []
     reference: ImageInfo | None = None
     skips = SkipLog("image file(s)")
+    upscaled = UpscaleLog(image_size)
     for i, path in enumerate(files):
         try:
             info = probe_image(path)
@@ -145,7 +150,9 @@ def _scan(files: Sequence[Path], skip_bad: bool, channels: int | None) -> tuple[
             continue
         reference = reference or info
         kept.append(i)
+        upscaled.add(path, info)
     skips.report()
+    upscaled.report(len(kept))
     if reference is None:
         raise UserError(f"no readable images left after skipping {len(skips)} bad file(s)")
     return kept, reference, len(skips)

@@ -17,6 +17,7 @@ from typing import Sequence
 
 from ..errors import UserError
 from ..io import atomic_path, atomic_write_text
+from ..outputs import write_error
 from .badfiles import BadFileError, first_line
 from .geotiff import BandSpec, invalid_pixels, resolve_bands
 from .readers import open_raster, probe_raster
@@ -52,7 +53,6 @@ def write_tiles(
     if not 0.0 <= min_valid <= 1.0:
         raise UserError(f"--min-valid must be between 0 and 1, got {min_valid}")
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     report = TileReport()
     rows: list[dict] = []
     for scene in map(Path, scenes):
@@ -64,6 +64,7 @@ def write_tiles(
         if not windows:
             raise UserError(f"{scene}: {info.width}×{info.height} px is smaller than one {size}-px tile")
         kept = skipped = 0
+        best = 0.0  # the highest valid fraction of any window: 0 means the scene holds no data at all
         try:
             with open_raster(scene) as src:
                 scene_nodata = src.nodata if nodata is None else nodata
@@ -71,6 +72,7 @@ def write_tiles(
                 for window in windows:
                     array = src.read(indexes=indexes, window=window.rasterio())
                     valid = 1.0 - float(invalid_pixels(array, scene_nodata).mean())
+                    best = max(best, valid)
                     if valid < min_valid:
                         skipped += 1
                         continue
@@ -81,6 +83,7 @@ def write_tiles(
                         "transform": src.window_transform(window.rasterio()),
                         "nodata": scene_nodata, "compress": compress,
                     }
+                    out.mkdir(parents=True, exist_ok=True)  # only once there is a tile to write
                     with atomic_path(out / name) as tmp:
                         import rasterio
 
@@ -95,8 +98,16 @@ def write_tiles(
                     kept += 1
         except UserError:
             raise
+        except OSError as e:
+            if write_error(e) is not None:  # a full disk or a read-only --out is not the scene's fault
+                raise
+            raise BadFileError(f"{scene}: cannot read pixels ({type(e).__name__}: {first_line(e)})") from None
         except Exception as e:
             raise BadFileError(f"{scene}: cannot read pixels ({type(e).__name__}: {first_line(e)})") from None
+        if kept == 0:
+            what = ("every pixel is nodata" + (f" ({scene_nodata:g})" if scene_nodata is not None else "")
+                    + ", NaN or 0 in every band") if best == 0 else f"the best window has {best:.0%} valid pixels"
+            raise UserError(f"{scene}: no {size}-px tile has at least {min_valid:.0%} valid pixels ({what})")
         report.per_scene[str(scene)] = (kept, skipped)
         report.kept += kept
         report.skipped += skipped

@@ -10,6 +10,7 @@ downloaded: a local timm checkpoint (``.safetensors``, or ``.pth``/``.bin`` read
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,6 +67,26 @@ def parse_backbone_specs(specs: Sequence[str]) -> list[tuple[str, str]]:
     if not parsed:
         raise UserError("--backbone: give at least one NAME=WEIGHTS_FILE or NAME=random")
     return parsed
+
+
+def expected_in_chans(specs: Sequence[str], recipe: str | None) -> int | None:
+    """The channel count the inits will want, known before any data are read: the first export's
+    ``in_chans``, else the fixed count of ``recipe`` (None when neither says; the data decide)."""
+    from ..train.export import sidecar_path
+
+    for _, target in parse_backbone_specs(specs):
+        sidecar = sidecar_path(Path(target))
+        if target != RANDOM and sidecar.is_file():
+            try:
+                value = json.loads(sidecar.read_text()).get("in_chans")
+            except (json.JSONDecodeError, AttributeError, OSError):
+                continue
+            if isinstance(value, int):
+                return value
+    if recipe:
+        count = load_recipe(recipe).channels.count
+        return count if isinstance(count, int) else None
+    return None
 
 
 def _read_weights(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:

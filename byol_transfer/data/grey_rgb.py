@@ -1,0 +1,41 @@
+"""Grey images stored as 3-channel files (MRI and ultrasound exports, scanned X-rays saved as RGB JPEG).
+
+A 1-channel recipe or export refuses 3-channel data; when a sample of the files shows three identical
+channels, the dataset keeps the first one instead (logged). Files with real colour are refused with the
+way out: ``--bands 1`` keeps the first channel anyway, or a 3-channel recipe uses all three.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import UserError
+from .band_dataset import BandDataset
+from .readers import read_image
+
+log = logging.getLogger(__name__)
+
+SAMPLE_FILES = 8  # spread over the dataset: enough to tell a grey export from colour photos
+
+
+def use_one_channel_if_grey(dataset, wanted: int | None, where: str | Path) -> None:  # noqa: ANN001
+    """For ``wanted == 1`` and 3-channel files without a band choice: keep band 1 if the channels agree."""
+    if wanted != 1 or not isinstance(dataset, BandDataset) or dataset.bands is not None:
+        return
+    if dataset.info.channels not in (3, 4) or not hasattr(dataset, "files"):
+        return
+    files = dataset.files
+    picks = sorted({round(i * (len(files) - 1) / max(SAMPLE_FILES - 1, 1)) for i in range(min(SAMPLE_FILES, len(files)))})
+    for i in picks:
+        array = read_image(files[i])
+        if not (np.array_equal(array[0], array[1]) and np.array_equal(array[0], array[2])):
+            raise UserError(
+                f"{where}: 1 channel expected, but the images have {dataset.info.channels} that differ "
+                f"(e.g. {files[i]}); pass --bands 1 to keep the first, or use a {dataset.info.channels}-channel recipe"
+            )
+    dataset.bands = [1]
+    dataset.band_names = []
+    log.info("images are grey stored as RGB (identical channels in %d sampled files): using one channel", len(picks))
