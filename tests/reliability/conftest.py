@@ -65,3 +65,12 @@ def tiny_pretrain_args(data: Path, out: Path, *extra: object) -> list[str]:
             "--set", "model.projector_hidden=32", "--set", "model.predictor_hidden=32",
             "--set", "data.num_workers=0", "--set", "optim.name=adamw", "--set", "optim.base_lr=0.01",
             *map(str, extra)]
+
+
+@pytest.fixture
+def drill():
+    """The helpers above for test modules (``--import-mode=importlib`` keeps them from importing this file):
+    ``drill.clean_error(result, *fragments)``, ``drill.snapshot(root)``, ``drill.pretrain_args(data, out)``."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(clean_error=assert_clean_error, snapshot=snapshot, pretrain_args=tiny_pretrain_args)
