@@ -12,6 +12,7 @@ import sys
 from contextlib import ExitStack
 
 from ..errors import UserError
+from .arguments import ArgumentFailure, OneLineParser
 from ..outputs import output_guard, write_error
 
 # Sub-command modules, each with ``add_parser(subparsers)`` and ``run(args) -> int``.
@@ -42,7 +43,7 @@ OUTPUTS = {
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict]:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(  # argparse errors in one line, like every other refusal
         prog="byol-transfer",
         description="BYOL pretraining on your own unlabeled images, and transfer with few labels.",
     )
@@ -58,7 +59,11 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict]:
 
 def main(argv: list[str] | None = None) -> int:
     parser, runners = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except ArgumentFailure as e:
+        print(f"{e.prog}: error: {e.message} (see {e.prog} --help)", file=sys.stderr)
+        return 2
     logging.basicConfig(
         level=logging.WARNING if args.quiet else logging.INFO,
         format="byol-transfer: %(message)s",

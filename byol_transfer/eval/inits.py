@@ -24,7 +24,8 @@ from ..augment.scaling import Normalize, ValueScaling
 from ..augment.views import EvalTransform
 from ..config import RecipeConfig, ScalingSpec, from_dict
 from ..errors import UserError
-from ..models.backbones import create_backbone, feature_dim
+from ..models.backbones import check_backbone_name, create_backbone, feature_dim
+from ..models.finite import require_finite
 from ..train.export import load_strict, read_export
 from .features import state_fingerprint
 
@@ -89,6 +90,20 @@ def expected_in_chans(specs: Sequence[str], recipe: str | None) -> int | None:
     return None
 
 
+def check_before_data(specs: Sequence[tuple[str, str]], arch: str | None, recipe: str | None) -> None:
+    """What the inits need that costs no data: weights files exist, ``arch`` is a timm name, the recipe loads.
+
+    ``specs``: parsed ``(name, target)`` pairs (:func:`parse_backbone_specs`).
+    """
+    for name, target in specs:
+        if target != RANDOM and not Path(target).is_file():
+            raise UserError(f"--backbone {name}={target}: weights file not found")
+    if arch:
+        check_backbone_name(arch, "--arch")
+    if recipe:
+        load_recipe(recipe)
+
+
 def _read_weights(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     if path.suffix == ".safetensors":
         return read_export(path)
@@ -102,6 +117,7 @@ def _read_weights(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         state = state["state_dict"]
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise UserError(f"{path}: expected a state dict of tensors in timm key names")
+    require_finite(state, str(path))
     return state, {}
 
 
