@@ -118,7 +118,9 @@ def _datasets(args: argparse.Namespace, image_size: int | None, with_test: bool 
     from ..data.geotiff import parse_bands
     from ..eval.inits import expected_in_chans
 
-    common = {"card": args.card, "labeled": True, "bands": parse_bands(args.bands),
+    # cache="auto": data that fit in memory are decoded once, before anything is written (a damaged file is
+    # named before splits.json exists) and not again for every init
+    common = {"card": args.card, "labeled": True, "bands": parse_bands(args.bands), "cache": "auto",
               "want_channels": expected_in_chans(args.backbones, args.recipe)}
     # split=None: the data's declared training split (train/ folder, card split file, npz train arrays)
     train = build_dataset(args.data, image_size, labels=args.labels, **common)

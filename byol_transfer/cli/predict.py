@@ -26,6 +26,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    "fraction of the tile size (default 0.25)")
     p.add_argument("--batch-size", type=arguments.positive_int, default=8, help="tiles per forward pass")
     p.add_argument("--device", type=arguments.device, default="auto", help="auto, cpu, cuda or cuda:N")
+    p.add_argument("--skip-bad", action="store_true",
+                   help="skip unreadable or damaged images (counted in the log; no mask is written for them) "
+                        "instead of stopping")
     p.add_argument("--no-progress", action="store_true")
 
 
@@ -34,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
     from ..train.loop import resolve_device
 
     written = predict_folder(args.model, args.data, args.out, overlap=args.overlap, batch_size=args.batch_size,
-                             device=resolve_device(args.device), progress=not args.no_progress)
+                             device=resolve_device(args.device), progress=not args.no_progress,
+                             skip_bad=args.skip_bad)
     print(f"wrote {len(written)} mask(s) to {args.out}")
     return 0

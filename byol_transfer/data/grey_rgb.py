@@ -21,17 +21,21 @@ log = logging.getLogger(__name__)
 SAMPLE_FILES = 8  # spread over the dataset: enough to tell a grey export from colour photos
 
 
+def is_grey_rgb(array: np.ndarray) -> bool:
+    """A C×H×W array with 3 (or 4, with alpha) channels whose first three are identical."""
+    return array.shape[0] in (3, 4) and np.array_equal(array[0], array[1]) and np.array_equal(array[0], array[2])
+
+
 def use_one_channel_if_grey(dataset, wanted: int | None, where: str | Path) -> None:  # noqa: ANN001
     """For ``wanted == 1`` and 3-channel files without a band choice: keep band 1 if the channels agree."""
     if wanted != 1 or not isinstance(dataset, BandDataset) or dataset.bands is not None:
         return
-    if dataset.info.channels not in (3, 4) or not hasattr(dataset, "files"):
+    if dataset.info.channels != 3 or not hasattr(dataset, "files"):  # 4+ bands: multispectral, not grey
         return
     files = dataset.files
     picks = sorted({round(i * (len(files) - 1) / max(SAMPLE_FILES - 1, 1)) for i in range(min(SAMPLE_FILES, len(files)))})
     for i in picks:
-        array = read_image(files[i])
-        if not (np.array_equal(array[0], array[1]) and np.array_equal(array[0], array[2])):
+        if not is_grey_rgb(read_image(files[i])):
             raise UserError(
                 f"{where}: 1 channel expected, but the images have {dataset.info.channels} that differ "
                 f"(e.g. {files[i]}); pass --bands 1 to keep the first, or use a {dataset.info.channels}-channel recipe"

@@ -52,6 +52,7 @@ class BandStats:
     ) -> None:
         self.channels, self.dtype = channels, str(dtype)
         self.where, self.band_names = where, list(band_names or [])
+        self.band_valid = np.zeros(channels, dtype=np.int64)  # per band, values that are valid on their own
         self.nodata, self.zero_is_nodata = nodata, zero_is_nodata
         self.images = 0
         self.exact = self.dtype in _HISTOGRAM_OFFSET
@@ -75,6 +76,10 @@ class BandStats:
         if image.shape[0] != self.channels:
             raise UserError(f"stats: an image has {image.shape[0]} bands, expected {self.channels}")
         self.images += 1
+        own_bad = ~np.isfinite(image) if image.dtype.kind == "f" else np.zeros(image.shape, dtype=bool)
+        if self.nodata is not None and np.isfinite(self.nodata):
+            own_bad |= image == self.nodata
+        self.band_valid += image[0].size - own_bad.reshape(self.channels, -1).sum(axis=1)
         valid = ~invalid_pixels(image, self.nodata, self.zero_is_nodata)
         values = image[:, valid]  # C×N valid pixels
         if values.shape[1] == 0:
@@ -112,11 +117,16 @@ class BandStats:
             self.seen[b] += n
 
     def _no_valid_pixels(self, band: int) -> UserError:
-        name = f" ({self.band_names[band]})" if len(self.band_names) == self.channels else ""
+        """Which band holds no data at all (every value NaN or nodata), else why no pixel is valid."""
+        dead = [int(b) for b in np.nonzero(self.band_valid == 0)[0]]
+        named = lambda b: f"band {b + 1}" + (f" ({self.band_names[b]})" if len(self.band_names) == self.channels else "")  # noqa: E731
         rules = ["NaN or infinite"] + ([f"the nodata value {self.nodata:g}"] if self.nodata is not None else [])
+        if dead:
+            return UserError(f"{self.where}: no valid pixels in {', '.join(map(named, dead))} of {self.images} "
+                             f"image(s) (every value is {' or '.join(rules)})")
         rules += ["0 in every band"] if self.zero_is_nodata else []
-        return UserError(f"{self.where}: no valid pixels in band {band + 1}{name} of {self.images} image(s) "
-                         f"(every pixel is {' or '.join(rules)})")
+        return UserError(f"{self.where}: no valid pixels in {named(band)} of {self.images} image(s): every pixel "
+                         f"has a band that is {' or '.join(rules)}")
 
     def result(self, scaling: ScalingSpec | None = None) -> dict[str, Any]:
         """Raw statistics plus mean/std after ``scaling`` (None: no scaling)."""

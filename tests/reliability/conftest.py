@@ -74,3 +74,13 @@ def drill():
     from types import SimpleNamespace
 
     return SimpleNamespace(clean_error=assert_clean_error, snapshot=snapshot, pretrain_args=tiny_pretrain_args)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _command_modules_imported_first():
+    """Import every command module before any test monkeypatches a name they import (``from ..data.build
+    import build_dataset``): a module first imported under a patch would keep the patched name for the rest
+    of the session, and later tests would fail for no reason of their own."""
+    from byol_transfer.cli import build_parser
+
+    build_parser()

@@ -54,7 +54,7 @@ def inputs(tmp_path_factory) -> dict[str, Path]:
             "--set", "optim.name=adamw", "--set", "optim.base_lr=0.01"]
     assert main(base) == 0
     assert main(["-q", "segment", "--data", str(root / "seg"), "--backbone", "random", "--encoder", "resnet18",
-                 "--epochs", "1", "--min-epoch-samples", "0", "--batch-size", "4", "--no-progress",
+                 "--epochs", "1", "--min-epoch-samples", "1", "--batch-size", "4", "--no-progress",
                  "--out", str(root / "segout")]) == 0
     torch.set_num_threads(threads)
     models = sorted((root / "segout" / "models").iterdir())
@@ -72,7 +72,7 @@ def command_line(name: str, inputs: dict[str, Path], out: Path, pretrain_args) -
                                      "--knn-k", "3", "--fractions", "1.0", "--seeds", "1", "--image-size", "16",
                                      "--no-progress", "--out", str(out)],
         "segment": lambda: ["segment", "--data", str(inputs["seg"]), "--backbone", "random", "--encoder", "resnet18",
-                            "--epochs", "1", "--min-epoch-samples", "0", "--batch-size", "4", "--no-progress",
+                            "--epochs", "1", "--min-epoch-samples", "1", "--batch-size", "4", "--no-progress",
                             "--out", str(out)],
         "predict": lambda: ["predict", "--model", str(inputs["model"]), "--data", str(inputs["seg"] / "images"),
                             "--no-progress", "--out", str(out)],
