@@ -120,10 +120,12 @@ class SegmentationDataset(BandDataset):
         masks = [self.mapping(read_mask(path), path) for path in group]
         if len(masks) == 1:
             return masks[0]
-        if any(int(m.max()) > 1 for m in masks) or len(self.classes) > 2:
+        # binary: background plus one foreground value across all the masks (0/1, or 0/255 unmapped)
+        values = set().union(*(np.unique(m).tolist() for m in masks))
+        if len(values) > 2 or len(self.classes) > 2:
             raise BadFileError(
                 f"{image_path}: {len(masks)} masks ({', '.join(p.name for p in group)}) for one image of a "
-                "multi-class task; only binary masks (0/1) are merged: combine them into one mask"
+                f"multi-class task (values {sorted(values)}); only binary masks are merged: combine them into one mask"
             )
         return np.maximum.reduce(masks)
 
