@@ -30,7 +30,7 @@ def check_pixels(array: np.ndarray, path: Path, nodata: float | None, zero_is_no
             share = 1.0 - float(finite.mean())
             raise BadFileError(
                 f"{path}: {share:.1%} of the pixel values are NaN or infinite (band(s) {_list(bands)}); "
-                "training needs finite values: fill them, cut the tiles with `prepare tiles --min-valid`, "
+                "training needs finite values: fill them, cut NaN-free tiles with `prepare tiles --min-valid 1`, "
                 "or skip such files with --skip-bad"
             )
     if nodata is not None and np.isfinite(nodata) and bool((array == nodata).all()):
