@@ -38,7 +38,8 @@ def use_one_channel_if_grey(dataset, wanted: int | None, where: str | Path) -> N
         if not is_grey_rgb(read_image(files[i])):
             raise UserError(
                 f"{where}: 1 channel expected, but the images have {dataset.info.channels} that differ "
-                f"(e.g. {files[i]}); pass --bands 1 to keep the first, or use a {dataset.info.channels}-channel recipe"
+                f"(e.g. {files[i]}); use a {dataset.info.channels}-channel recipe, or keep the first channel with "
+                "--bands 1 (label-efficiency, segment, stats)"
             )
     dataset.bands = [1]
     dataset.band_names = []

@@ -317,3 +317,21 @@ def test_predict_skip_bad_counts_the_damaged_jpeg(seg_model, tmp_path, run_cli, 
     log = "\n".join(r.getMessage() for r in caplog.records)
     assert "skipped 1 bad image file(s)" in log and str(bad) in log
     assert sorted(p.name for p in (tmp_path / "masks").iterdir()) == ["a_ok.png"]
+
+
+@pytest.mark.parametrize("card_says_zero_is_nodata", [True, False])
+def test_an_all_black_photo_is_nodata_only_when_the_card_says_so(card_says_zero_is_nodata, tmp_path, run_cli, drill):
+    rng = np.random.default_rng(0)
+    photo_folder(tmp_path / "data", ".png", rng)
+    black = tmp_path / "data" / "black.png"
+    Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(black)
+    card = tmp_path / "card" / "card.yaml"
+    card.parent.mkdir()
+    card.write_text("name: card\ntitle: photos with a nodata value\nlayout: image_folder\nchannels: 3\n"
+                    f"dtype: uint8\nscaling: {{kind: auto}}\n{'nodata: 0' if card_says_zero_is_nodata else ''}\n")
+    result = run_cli(*drill.pretrain_args(tmp_path / "data", tmp_path / "run"), "--card", card)
+    if card_says_zero_is_nodata:
+        drill.clean_error(result, str(black), "every pixel is the nodata value 0")
+        assert not (tmp_path / "run").exists()
+    else:  # black pixels in a photo are data
+        assert result.code == 0, result.err
