@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import io
-import itertools
 import logging
 import math
 import time
@@ -268,7 +267,8 @@ def _pretrain(
         step += 1
         # The loss above was computed before this update; weights it made NaN/inf would otherwise be
         # saved before the next loss shows them.
-        bad = first_non_finite(itertools.chain(model.named_parameters(), model.named_buffers()))
+        # the optimised weights; the target follows them by EMA, and every save checks the whole state
+        bad = first_non_finite((n, p) for n, p in model.named_parameters() if p.requires_grad)
         if bad is not None:
             bar.close()
             raise TrainingDiverged(
