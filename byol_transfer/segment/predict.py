@@ -225,7 +225,6 @@ def predict_folder(model_dir: str | Path, data: str | Path, out_dir: str | Path,
     for path in tqdm(readable, disable=not progress, desc="predict", unit="image", dynamic_ncols=True):
         try:
             array, georef = _read(path)
-            check_pixels(array, path, georef.get("nodata") if georef else None, zero_is_nodata=georef is not None)
         except UserError as e:
             refuse(e)
             continue
@@ -233,6 +232,11 @@ def predict_folder(model_dir: str | Path, data: str | Path, out_dir: str | Path,
             array = array[:1]  # grey stored as RGB
         if array.shape[0] != in_chans:
             raise UserError(f"{path}: {array.shape[0]} band(s), but the model in {model_dir} takes {in_chans}")
+        try:
+            check_pixels(array, path, georef.get("nodata") if georef else None, zero_is_nodata=georef is not None)
+        except UserError as e:
+            refuse(e)
+            continue
         scale = resize_factor(meta.get("resize"), array.shape[1], array.shape[2], tile)
         classes_map = predict_image(model, torch.from_numpy(np.ascontiguousarray(array)), transform, len(classes),
                                     tile, overlap, batch_size, device, scale)
