@@ -26,7 +26,7 @@ from .cache import InMemoryDataset, cache_budget, cached_size
 from .cards import DataCard, detect_card, load_card
 from .geotiff import BandSpec
 from .grey_rgb import use_one_channel_if_grey
-from .image_folder import DEFAULT_EXTENSIONS, ImageFolderDataset, find_images, first_image
+from .image_folder import DEFAULT_EXTENSIONS, ImageFolderDataset, drop_masks_beside_images, find_images, first_image
 from .labels import read_label_csv, split_folders
 from .npz import NpzDataset
 from .readers import TIFF_SUFFIXES, probe_image
@@ -260,7 +260,7 @@ def _image_files(
         root = path  # every image under every split folder (unlabeled use)
     else:
         root = _split_root(path, split, lambda p: True)
-    files = find_images(root, exts)
+    files = drop_masks_beside_images(find_images(root, exts))
     if labeled:
         from .labels import class_of, index_labels
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -52,6 +53,25 @@ def find_images(root: Path, extensions: Sequence[str] = DEFAULT_EXTENSIONS) -> l
     if not files:
         raise UserError(f"no images ({', '.join(sorted(exts))}) found under {root}")
     return [Path(p) for p in sorted(files)]
+
+
+_MASK_BESIDE_IMAGE = re.compile(r"^(?P<image>.+)_mask(?:_\d+)?$")
+
+
+def drop_masks_beside_images(files: Sequence[Path]) -> list[Path]:
+    """Leave out ``x_mask.png`` / ``x_mask_1.png`` when ``x.*`` lies in the same folder: masks, not images.
+
+    The breast-ultrasound set (BUSI) ships ``benign/benign (1).png`` next to ``benign/benign (1)_mask.png``;
+    read as a class folder, every mask would become a training image of its class.
+    """
+    stems = {(p.parent, p.stem) for p in files}
+    masks = [p for p in files if (m := _MASK_BESIDE_IMAGE.match(p.stem)) and (p.parent, m.group("image")) in stems]
+    if not masks:
+        return list(files)
+    log.warning("left out %d mask file(s) lying beside their images (e.g. %s); images/ + masks/ folders are "
+                "read as segmentation data", len(masks), masks[0].name)
+    dropped = set(masks)
+    return [p for p in files if p not in dropped]
 
 
 def first_image(root: Path, extensions: Sequence[str] = DEFAULT_EXTENSIONS) -> Path:

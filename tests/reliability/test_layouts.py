@@ -200,3 +200,23 @@ def test_previews_of_28px_images_have_cells_of_at_least_96px(layout, tmp_path, r
     first = pixels[PAD:PAD + int(cell), PAD:PAD + int(cell)]
     factor = int(cell) // 28
     assert np.array_equal(first, np.repeat(np.repeat(first[::factor, ::factor], factor, 0), factor, 1))
+
+
+def test_busi_as_downloaded_masks_beside_images_are_not_read_as_images(tmp_path, run_cli, caplog):
+    """Dataset_BUSI_with_GT/benign/benign (1).png next to benign (1)_mask.png (and _mask_1.png)."""
+    from byol_transfer.data.build import build_dataset
+
+    root = tmp_path / "Dataset_BUSI_with_GT"
+    for cls in ("benign", "malignant"):
+        part = busi_folder(tmp_path / cls, n=6, second_lesion=(3,))
+        (root / cls).mkdir(parents=True)
+        for f in [*(part / "images").iterdir(), *(part / "masks").iterdir()]:
+            f.rename(root / cls / f.name.replace("malignant", cls).replace("benign", cls))
+    dataset = build_dataset(root, 16, labeled=True)
+    assert len(dataset) == 12 and all("_mask" not in p.name for p in dataset.files)
+    assert "left out 14 mask file(s) lying beside their images" in messages(caplog)
+
+    export = write_export(tmp_path / "byol.safetensors", "byol_tiny_cnn", 1)
+    result = run_cli(*label_efficiency_args(root, export, tmp_path / "out"))
+    assert result.code == 0, result.err
+    assert "images are grey stored as RGB" in messages(caplog)
