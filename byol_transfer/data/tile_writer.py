@@ -55,9 +55,12 @@ def write_tiles(
     out = Path(out)
     report = TileReport()
     rows: list[dict] = []
-    for scene in map(Path, scenes):
+    for scene in map(Path, scenes):  # every scene's problems before the first tile is written
         if not scene.is_file():
             raise UserError(f"scene not found: {scene}")
+        if len(scenes) > 1:  # one scene: the tiling pass itself writes nothing before it finds a tile
+            _check_has_data(scene, nodata)
+    for scene in map(Path, scenes):
         info = probe_raster(scene)
         indexes = resolve_bands(bands, info.channels, scene, info.band_names, band_names)
         windows = window_grid(info.height, info.width, size, stride or size)
@@ -118,3 +121,27 @@ def write_tiles(
     writer.writerows(rows)
     atomic_write_text(out / INDEX_NAME, buffer.getvalue())
     return report
+
+
+# A scene is looked at once at this resolution (nearest neighbour) before any tile is written
+OVERVIEW_PX = 512
+
+
+def _check_has_data(scene: Path, nodata: float | None) -> None:
+    """Refuse a scene whose overview holds no valid pixel (all nodata, NaN or 0), naming it.
+
+    A read at most OVERVIEW_PX on a side, so that one empty scene among several stops the command before
+    the others' tiles are written; the tiling pass still refuses a scene that yields no tile.
+    """
+    info = probe_raster(scene)
+    scale = max(1.0, max(info.height, info.width) / OVERVIEW_PX)
+    shape = (info.channels, max(1, round(info.height / scale)), max(1, round(info.width / scale)))
+    try:
+        with open_raster(scene) as src:
+            overview = src.read(out_shape=shape)
+            scene_nodata = src.nodata if nodata is None else nodata
+    except Exception as e:  # noqa: BLE001 (rasterio raises several types for damaged files)
+        raise BadFileError(f"{scene}: cannot read pixels ({type(e).__name__}: {first_line(e)})") from None
+    if invalid_pixels(overview, scene_nodata).all():
+        value = f" ({scene_nodata:g})" if scene_nodata is not None else ""
+        raise UserError(f"{scene}: the scene holds no data (every pixel is nodata{value}, NaN or 0 in every band)")

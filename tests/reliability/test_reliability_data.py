@@ -351,3 +351,21 @@ def test_the_value_checks_refuse_no_real_image(folder, shared_data):
         decoded = decode(path)
         check_pixels(decoded.array, path, decoded.nodata, zero_is_nodata=path.suffix == ".tif")
     assert len(files) in (1000, 270, 306)
+
+
+def test_prepare_tiles_checks_every_scene_before_writing_a_tile(tmp_path, run_cli, drill):
+    rng = np.random.default_rng(0)
+    good = write_tif(tmp_path / "a_good.tif", rng.integers(1, 4000, (2, 64, 64), dtype=np.uint16))
+    empty = write_tif(tmp_path / "b_empty.tif", np.zeros((2, 64, 64), dtype=np.uint16), nodata=0)
+    result = run_cli("prepare", "tiles", good, empty, "--size", "16", "--out", tmp_path / "tiles")
+    drill.clean_error(result, str(empty), "the scene holds no data", "nodata (0)")
+    assert not (tmp_path / "tiles").exists()  # not even the good scene's tiles
+
+
+def test_prepare_tiles_names_a_scene_whose_best_window_is_too_sparse(tmp_path, run_cli, drill):
+    array = np.zeros((1, 64, 64), dtype=np.uint16)
+    array[0, ::4, ::4] = 100  # data everywhere, but 1 pixel in 16: every window has 6% valid pixels
+    scene = write_tif(tmp_path / "sparse.tif", array, nodata=0)
+    result = run_cli("prepare", "tiles", scene, "--size", "16", "--out", tmp_path / "tiles")
+    drill.clean_error(result, str(scene), "no 16-px tile has at least 90% valid pixels", "the best window has 6%")
+    assert not (tmp_path / "tiles").exists()
