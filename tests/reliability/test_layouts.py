@@ -220,3 +220,16 @@ def test_busi_as_downloaded_masks_beside_images_are_not_read_as_images(tmp_path,
     result = run_cli(*label_efficiency_args(root, export, tmp_path / "out"))
     assert result.code == 0, result.err
     assert "images are grey stored as RGB" in messages(caplog)
+
+
+def test_grey_detection_tolerates_encoder_rounding_but_not_colour():
+    from byol_transfer.data.grey_rgb import is_grey_rgb
+
+    rng = np.random.default_rng(0)
+    grey = rng.integers(2, 250, (1, 16, 16))
+    rounded = np.concatenate([grey, grey + rng.integers(-1, 2, grey.shape), grey + 2]).astype(np.uint8)
+    assert is_grey_rgb(rounded)
+    tinted = rounded.copy()
+    tinted[2, 3, 3] += 3  # one pixel with a real colour difference
+    assert not is_grey_rgb(tinted)
+    assert not is_grey_rgb(rng.integers(0, 256, (3, 16, 16), dtype=np.uint8))
