@@ -127,23 +127,11 @@ def _pretrain(
     config_dict = to_dict(cfg)
     config_dict["model"]["in_chans"] = in_chans
     state, trajectory_changes = None, {}
-    if resume and ckpt_path.exists():
-        state = load_checkpoint(ckpt_path)
-        trajectory_changes = check_resume_config(state["config"], config_dict, str(ckpt_path), allow_config_change)
-        require_finite(state["model"], str(ckpt_path))  # written before checkpoints were checked
-    elif resume:
-        interrupted = stale_temps(run_dir, CHECKPOINT_NAME)
-        if interrupted:
-            log.warning("--resume: no checkpoint was completed in %s; the first save was interrupted "
-                        "(partial file %s removed); starting from scratch", run_dir, interrupted[0].name)
-        else:
-            log.warning("--resume: no checkpoint in %s yet, starting from scratch", run_dir)
+    if resume:
+        state, trajectory_changes = _checkpoint_to_resume(ckpt_path, config_dict, allow_config_change)
     run_dir.mkdir(parents=True, exist_ok=True)
     if ctx.is_main:
-        removed, nbytes = remove_stale_temps(run_dir)
-        if removed:
-            log.info("removed %d stale temp file(s) (%d bytes) left in %s by interrupted writes",
-                     removed, nbytes, run_dir)
+        _remove_stale_temps(run_dir)
 
     # --- model, views, optimiser ------------------------------------------------------------------
     torch.manual_seed(cfg.train.seed)  # the same initial weights on every rank
@@ -302,6 +290,28 @@ def _pretrain(
     if metrics is not None:
         metrics.close()
     return PretrainResult(run_dir, step, loss_value, ckpt_path, model)
+
+
+def _checkpoint_to_resume(ckpt_path: Path, config_dict: dict, allow_config_change: bool) -> tuple[dict | None, dict]:
+    """The checkpoint to continue from (None: start from scratch) and the accepted config changes."""
+    if not ckpt_path.exists():
+        if stale_temps(ckpt_path.parent, CHECKPOINT_NAME):
+            log.warning("--resume: no checkpoint was completed in %s; the first save was interrupted (its partial "
+                        "file is removed); starting from scratch", ckpt_path.parent)
+        else:
+            log.warning("--resume: no checkpoint in %s yet, starting from scratch", ckpt_path.parent)
+        return None, {}
+    state = load_checkpoint(ckpt_path)
+    changes = check_resume_config(state["config"], config_dict, str(ckpt_path), allow_config_change)
+    require_finite(state["model"], str(ckpt_path))  # it may predate the finite check on save
+    return state, changes
+
+
+def _remove_stale_temps(run_dir: Path) -> None:
+    """Temp files of writes a kill interrupted (they once piled up to 75 MB in a run folder)."""
+    removed, nbytes = remove_stale_temps(run_dir)
+    if removed:
+        log.info("removed %d stale temp file(s) (%d bytes) left in %s by interrupted writes", removed, nbytes, run_dir)
 
 
 def _apply_new_hyperparameters(optimizer: torch.optim.Optimizer, scheduler: torch.optim.lr_scheduler.LambdaLR,

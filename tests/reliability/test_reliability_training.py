@@ -138,6 +138,20 @@ def poison_export(export: Path, out: Path, suffix: str) -> tuple[Path, str]:
     return out, key
 
 
+def poison_segmentation_model(out: Path) -> tuple[Path, str]:
+    """A model folder as ``segment`` writes it, with one decoder tensor set to NaN."""
+    from byol_transfer.segment.smp_transfer import MODEL_FILE, create_segmentation_model, save_segmentation_model
+
+    model = create_segmentation_model("unet", "tu-resnet18", 3, 2)
+    key = next(k for k in model.state_dict() if k.startswith("decoder.") and k.endswith("weight"))
+    with torch.no_grad():
+        model.state_dict()[key].fill_(float("nan"))
+    save_segmentation_model(out, model, {
+        "arch": "unet", "encoder": "tu-resnet18", "in_chans": 3, "classes": ["background", "object"],
+        "scaling": {"kind": "auto"}, "normalize": {"mean": [0.5] * 3, "std": [0.25] * 3}, "tile_size": 32})
+    return out / MODEL_FILE, key
+
+
 LOADERS = {
     "export": lambda t, bad: ["export", bad, "--out", t["root"] / "x" / "never.safetensors"],
     "label-efficiency export": lambda t, bad: [
@@ -147,6 +161,9 @@ LOADERS = {
         "label-efficiency", "--data", t["root"] / "labelled", "--backbone", f"local={bad}", "--arch",
         "byol_tiny_cnn", "--recipe", "natural_rgb", "--evaluators", "knn", "--fractions", "1.0", "--seeds", "1",
         "--no-progress", "--out", t["root"] / "x" / "le"],
+    "predict model": lambda t, bad: [
+        "predict", "--model", bad.parent, "--data", t["root"] / "seg" / "images", "--no-progress",
+        "--out", t["root"] / "x" / "masks"],
     "segment export": lambda t, bad: [
         "segment", "--data", t["root"] / "seg", "--backbone", f"byol={bad}", "--encoder", "resnet18",
         "--epochs", "1", "--no-progress", "--out", t["root"] / "x" / "seg"],
@@ -157,6 +174,8 @@ LOADERS = {
 def test_export_and_evaluation_refuse_weights_holding_nan_or_inf(run_cli, trained, tmp_path, loader):
     if loader == "export":
         bad, key = poison_checkpoint(trained["run"], tmp_path / "diverged.ckpt")
+    elif loader == "predict model":
+        bad, key = poison_segmentation_model(tmp_path / "model")
     else:
         suffix = ".pth" if loader.endswith(".pth") else ".safetensors"
         bad, key = poison_export(trained["export"], tmp_path / f"diverged{suffix}", suffix)
