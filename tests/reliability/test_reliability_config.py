@@ -115,6 +115,12 @@ def test_recipe_file_mistakes_name_the_file_op_and_key(run_cli, folder, tmp_path
 
 
 def transfer_args(command: str, data: Path, out: Path) -> list[str]:
+    if command == "stats":
+        return ["stats", "--data", str(data), "--out", str(out / "stats.json")]
+    if command == "preview":
+        return ["preview", "--config", "natural_rgb", "--data", str(data), "--out", str(out / "views.png")]
+    if command == "prepare":
+        return ["prepare", "tiles", str(data / "scene.tif"), "--size", "16", "--out", str(out)]
     if command == "predict":
         return ["predict", "--model", str(data), "--data", str(data), "--out", str(out)]
     common = ["--data", str(data), "--out", str(out), "--backbone", "random", "--no-progress"]
@@ -147,6 +153,12 @@ TRANSFER_CASES = [
     ("predict", ["--overlap", "1"], ["--overlap", "must be < 1, got 1.0"]),
     ("predict", ["--batch-size", "0"], ["--batch-size", "must be >= 1, got 0"]),
     ("predict", ["--device", "cuda:x"], ["--device", "got 'cuda:x'"]),
+    ("stats", ["--max-images", "0"], ["--max-images", "must be >= 1, got 0"]),
+    ("stats", ["--min-valid", "1.5"], ["--min-valid", "must be <= 1, got 1.5"]),
+    ("preview", ["--image-size", "100000"], ["--image-size", "must be <= 4096"]),
+    ("preview", ["--n", "0"], ["--n", "must be >= 1, got 0"]),
+    ("prepare", ["--size", "0"], ["--size", "must be >= 8, got 0"]),
+    ("prepare", ["--stride", "0"], ["--stride", "must be >= 1, got 0"]),
 ]
 
 
