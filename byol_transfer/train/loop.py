@@ -73,6 +73,13 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
+def check_model_channels(cfg: PretrainConfig, channels: int, where: str) -> None:
+    """``model.in_chans`` (set, or taken from a checkpoint on resume) must be the data's channel count."""
+    if cfg.model.in_chans and cfg.model.in_chans != channels:
+        raise UserError(f"{where}: the images have {channels} channel(s) but the model takes "
+                        f"{cfg.model.in_chans} (model.in_chans; on --resume, the checkpoint's)")
+
+
 def total_steps(cfg: PretrainConfig, dataset_size: int) -> int:
     steps_per_epoch = dataset_size // cfg.data.batch_size
     if steps_per_epoch == 0:
@@ -121,6 +128,7 @@ def _pretrain(
     stop_after_steps: int | None, progress: bool, monitor: KnnMonitor | None, allow_config_change: bool,
 ) -> PretrainResult:
     ckpt_path = run_dir / CHECKPOINT_NAME
+    check_model_channels(cfg, getattr(dataset, "in_chans"), cfg.data.path or "the data")
     in_chans = cfg.model.in_chans or getattr(dataset, "in_chans")
     input_dtype = getattr(dataset, "dtype", torch.uint8)
     local_batch = per_rank_batch(cfg.data.batch_size, ctx)

@@ -18,7 +18,7 @@ from ..data.build import resolve_card
 from ..data.image_folder import first_image
 from ..data.readers import probe_image
 from ..models.backbones import check_backbone_name
-from .loop import resolve_device
+from .loop import check_model_channels, resolve_device
 
 log = logging.getLogger(__name__)
 
@@ -29,10 +29,12 @@ _HEADER_LAYOUTS = ("image_folder", "geotiff_tiles", "dicom_folder")
 def check_before_data(cfg: PretrainConfig, card: str | None = None) -> None:
     check_backbone_name(cfg.model.backbone, "model.backbone")
     resolve_device(cfg.train.device)
-    channels = cfg.model.in_chans or declared_channels(Path(cfg.data.path), card)
+    channels = declared_channels(Path(cfg.data.path), card)
     # 3 identical channels (grey stored as RGB) may still become 1 in the data layer: decided on the pixels
-    if channels is not None and not (channels == 3 and cfg.recipe.channels.accepts(1)):
-        check_channels(cfg.recipe, channels)
+    if channels is None or (channels == 3 and cfg.recipe.channels.accepts(1)):
+        return
+    check_channels(cfg.recipe, channels)
+    check_model_channels(cfg, channels, cfg.data.path)
 
 
 def declared_channels(path: Path, card: str | None) -> int | None:

@@ -84,3 +84,14 @@ def _command_modules_imported_first():
     from byol_transfer.cli import build_parser
 
     build_parser()
+
+
+@pytest.fixture
+def no_decoding(monkeypatch):
+    """Make any full data scan fail the test: config mistakes must be found before the data are decoded."""
+
+    def decoded(*args, **kwargs):
+        raise AssertionError("the data were scanned/decoded before the config mistake was reported")
+
+    for module in ("byol_transfer.cli.pretrain", "byol_transfer.data.build"):
+        monkeypatch.setattr(f"{module}.build_dataset", decoded)

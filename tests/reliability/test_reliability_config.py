@@ -16,17 +16,6 @@ from .conftest import assert_clean_error, snapshot, tiny_pretrain_args
 
 
 @pytest.fixture
-def no_decoding(monkeypatch):
-    """Make any full data scan fail the test: config mistakes must be found before it."""
-
-    def decoded(*args, **kwargs):
-        raise AssertionError("the data were scanned/decoded before the config mistake was reported")
-
-    for module in ("byol_transfer.cli.pretrain", "byol_transfer.data.build"):
-        monkeypatch.setattr(f"{module}.build_dataset", decoded)
-
-
-@pytest.fixture
 def folder(image_folder):
     return image_folder(16, 3)
 

@@ -67,6 +67,18 @@ def test_resume_with_another_model_or_trajectory_says_what_differs(run_cli, paus
     assert snapshot(run) == before
 
 
+def test_resume_on_data_with_another_channel_count_is_one_line(run_cli, paused, run, tmp_path, no_decoding):
+    four = write_image_folder(tmp_path / "four_bands", 16, 4)
+    before = snapshot(run)
+    result = run_cli(*tiny_pretrain_args(four, run, *TWO_EPOCHS, "--resume", "--data", four,
+                                         "--set", "recipe.channels.count=any", "--set", "recipe.channels.rgb=false",
+                                         "--set", "recipe.view1=[{op: random_resized_crop}]",
+                                         "--set", "recipe.view2=[{op: random_resized_crop}]",
+                                         "--allow-config-change"))
+    assert_clean_error(result, str(four), "the images have 4 channel(s) but the model takes 3")
+    assert snapshot(run) == before
+
+
 def test_allowed_batch_change_logs_the_new_learning_rate_scale(run_cli, paused, run, caplog):
     with caplog.at_level("WARNING"):
         result = run_cli(*tiny_pretrain_args(paused["data"], run, *TWO_EPOCHS, "--resume", "--batch-size", "4",
