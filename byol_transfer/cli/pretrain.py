@@ -64,6 +64,8 @@ def base_config(args: argparse.Namespace) -> tuple[dict, str]:
     """The config to start from: on --resume the checkpoint's own (config.yaml may be gone or cut short)."""
     checkpoint = args.out / CHECKPOINT_NAME
     if args.resume and checkpoint.is_file():
+        if args.config:  # as before: a resumed run keeps its own config; flags and --set are compared with it
+            log.info("--resume: using the config stored in %s, not --config %s", checkpoint, args.config)
         return load_checkpoint(checkpoint, lazy=True)["config"], f"{checkpoint} (its config)"
     stored = args.out / "config.yaml"
     if args.resume and stored.is_file():
