@@ -43,7 +43,8 @@ def device_problem(name: object) -> str | None:
 def bounded(default: Any = dataclasses.MISSING, *, default_factory: Any = dataclasses.MISSING,
             **bounds: Any) -> Any:
     """A dataclass field with declared bounds: ``ge``/``gt``/``le``/``lt`` (numbers, or each item of a list),
-    ``min_len``/``length`` (lists), ``check`` (a callable: value → problem or None)."""
+    ``min_len``/``length`` (lists), ``check`` (a callable: value → problem or None), ``note`` (why, shown
+    with a broken numeric bound)."""
     return field(default=default, default_factory=default_factory, metadata={"bounds": bounds})
 
 
@@ -68,9 +69,8 @@ def range_problem(value: Any, bounds: dict[str, Any]) -> str | None:
         return None
     for name, (holds, text) in _NUMERIC.items():
         if name in bounds and not holds(value, bounds[name]):  # NaN fails every comparison
-            limit = bounds[name]
-            why = " (the largest image size accepted)" if name == "le" and limit == MAX_IMAGE_SIZE else ""
-            return f"must be {text} {limit}{why}, got {value!r}"
+            note = f" ({bounds['note']})" if "note" in bounds else ""
+            return f"must be {text} {bounds[name]}{note}, got {value!r}"
     if isinstance(value, float) and math.isnan(value):
         return "must be a number, got nan"
     return None
@@ -185,7 +185,7 @@ class EMAConfig:
 @dataclass
 class DataConfig:
     path: str = ""
-    image_size: int = bounded(224, ge=8, le=MAX_IMAGE_SIZE)
+    image_size: int = bounded(224, ge=8, le=MAX_IMAGE_SIZE, note="px per side")
     batch_size: int = bounded(256, ge=1)
     num_workers: int = bounded(2, ge=0)
     extensions: Union[list[str], None] = None  # None: every format the readers know (incl. DICOM)

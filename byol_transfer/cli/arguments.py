@@ -64,7 +64,7 @@ def device(text: str) -> str:
     return text
 
 
-# Ranges shared by the transfer commands' flags (label-efficiency, segment, predict).
+# Ranges shared by the flags of the other commands (label-efficiency, segment, predict, stats, preview, prepare).
 positive_int = number(int, ge=1)
 non_negative_int = number(int, ge=0)
 positive_float = number(float, gt=0)

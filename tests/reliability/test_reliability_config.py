@@ -27,7 +27,7 @@ PRETRAIN_CASES = [
     (["--epochs", "0"], ["--epochs", "'train.epochs' must be >= 1, got 0"]),
     (["--epochs", "three"], ["--epochs", "must be an integer, got 'three'"]),
     (["--batch-size", "0"], ["'data.batch_size' must be >= 1, got 0"]),
-    (["--image-size", "0"], ["'data.image_size' must be >= 8, got 0"]),
+    (["--image-size", "0"], ["'data.image_size' must be >= 8 (px per side), got 0"]),
     (["--image-size", "100000"], ["'data.image_size' must be <= 4096", "100000"]),
     (["--stop-after-steps", "0"], ["--stop-after-steps", "must be >= 1, got 0"]),
     (["--stop-after-steps", "-2"], ["--stop-after-steps", "got -2"]),
@@ -127,7 +127,7 @@ TRANSFER_CASES = [
     ("label-efficiency", ["--lr", "-1"], ["--lr", "must be > 0, got -1.0"]),
     ("label-efficiency", ["--lr", "nan"], ["--lr", "must be a finite number"]),
     ("label-efficiency", ["--val-fraction", "1"], ["--val-fraction", "must be < 1, got 1.0"]),
-    ("label-efficiency", ["--image-size", "0"], ["--image-size", "must be >= 8, got 0"]),
+    ("label-efficiency", ["--image-size", "0"], ["--image-size", "must be >= 8 (px per side), got 0"]),
     ("label-efficiency", ["--device", "gpu"], ["--device", "got 'gpu'"]),
     ("label-efficiency", ["--arch", "resnet_nope"], ["--arch", "unknown backbone 'resnet_nope'"]),
     ("label-efficiency", ["--backbone", "byol=missing.safetensors"], ["missing.safetensors", "not found"]),
@@ -146,7 +146,7 @@ TRANSFER_CASES = [
     ("stats", ["--min-valid", "1.5"], ["--min-valid", "must be <= 1, got 1.5"]),
     ("preview", ["--image-size", "100000"], ["--image-size", "must be <= 4096"]),
     ("preview", ["--n", "0"], ["--n", "must be >= 1, got 0"]),
-    ("prepare", ["--size", "0"], ["--size", "must be >= 8, got 0"]),
+    ("prepare", ["--size", "0"], ["--size", "must be >= 8 (px per side), got 0"]),
     ("prepare", ["--stride", "0"], ["--stride", "must be >= 1, got 0"]),
 ]
 
