@@ -84,4 +84,12 @@ def load_checkpoint(path: str | Path, lazy: bool = False) -> dict[str, Any]:
         raise UserError(f"{path}: not a readable byol-transfer checkpoint ({type(e).__name__})") from None
     if not isinstance(payload, dict) or "model" not in payload or "config" not in payload:
         raise UserError(f"{path}: not a byol-transfer checkpoint (no 'model'/'config' entries)")
+    _read_legacy_config(payload["config"])
     return payload
+
+
+def _read_legacy_config(config: Any) -> None:
+    """Values older versions stored with another meaning: ``train.max_steps: 0`` meant "no cap" (now null)."""
+    train = config.get("train") if isinstance(config, dict) else None
+    if isinstance(train, dict) and train.get("max_steps") == 0:
+        train["max_steps"] = None

@@ -154,3 +154,16 @@ def test_resumed_losses_equal_the_uninterrupted_run(run_cli, paused, run, tmp_pa
     assert run_cli(*tiny_pretrain_args(paused["data"], full, *TWO_EPOCHS)).code == 0
     assert run_cli(*tiny_pretrain_args(paused["data"], run, *TWO_EPOCHS, "--resume")).code == 0
     assert losses(run) == losses(full)
+
+
+def test_a_checkpoint_from_before_the_range_checks_still_exports_and_resumes(run_cli, paused, run, tmp_path):
+    """Older versions stored ``train.max_steps: 0`` for "no cap"; such a checkpoint reads as null, not as an error."""
+    import torch
+
+    state = load_checkpoint(run)
+    state["config"]["train"]["max_steps"] = 0
+    torch.save(state, run / "last.ckpt")
+    assert load_checkpoint(run)["config"]["train"]["max_steps"] is None
+    assert run_cli("export", run, "--out", tmp_path / "old.safetensors").code == 0
+    assert run_cli("pretrain", "--out", run, "--resume").code == 0
+    assert load_checkpoint(run)["step"] == 4
