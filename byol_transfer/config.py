@@ -3,20 +3,91 @@
 Every YAML key maps 1:1 onto a dataclass field; an unknown key, a missing required key or a value of the
 wrong type is a ``UserError`` naming the file and the dotted key. ``--set a.b=value`` overrides are applied
 to the plain dict before conversion, so they are checked the same way.
+
+Ranges are declared on the fields themselves (``bounded(1, ge=1)`` puts ``{"ge": 1}`` in the field's
+metadata) and checked by :func:`from_dict` in the same pass, so a value is range-checked where the schema
+is defined and nowhere else: ``'train.max_steps' must be >= 1, got 0``. Command-line flags that feed a
+config key take their bounds from the same metadata (``cli/arguments.py``).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
+import re
 import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Union
+from typing import Any, Callable, Literal, Union
 
 import yaml
 
 from .errors import UserError
+
+# --------------------------------------------------------------------------------------------------
+# Declared ranges
+# --------------------------------------------------------------------------------------------------
+
+MAX_IMAGE_SIZE = 4096  # px per side; 100000 px once tried to allocate 120 GB before failing
+_DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+
+
+def device_problem(name: object) -> str | None:
+    """Why ``name`` is not a device string we accept, or None."""
+    if isinstance(name, str) and _DEVICE.fullmatch(name):
+        return None
+    return f"must be auto, cpu, cuda, cuda:N or mps, got {name!r}"
+
+
+def bounded(default: Any = dataclasses.MISSING, *, default_factory: Any = dataclasses.MISSING,
+            **bounds: Any) -> Any:
+    """A dataclass field with declared bounds: ``ge``/``gt``/``le``/``lt`` (numbers, or each item of a list),
+    ``min_len``/``length`` (lists), ``check`` (a callable: value → problem or None), ``note`` (why, shown
+    with a broken numeric bound)."""
+    return field(default=default, default_factory=default_factory, metadata={"bounds": bounds})
+
+
+def range_problem(value: Any, bounds: dict[str, Any]) -> str | None:
+    """Why ``value`` breaks ``bounds`` ("must be >= 1, got 0"), or None. None values are not checked."""
+    if value is None or not bounds:
+        return None
+    check: Callable[[Any], str | None] | None = bounds.get("check")
+    if check is not None and (problem := check(value)):
+        return problem
+    if isinstance(value, list):
+        if "length" in bounds and len(value) != bounds["length"]:
+            return f"must hold {bounds['length']} values, got {len(value)}"
+        if len(value) < bounds.get("min_len", 0):
+            return "must not be empty" if bounds["min_len"] == 1 else \
+                f"must hold at least {bounds['min_len']} values, got {len(value)}"
+        for i, item in enumerate(value):
+            if (problem := range_problem(item, {k: v for k, v in bounds.items() if k in _NUMERIC})):
+                return f"item {i} {problem}"
+        return None
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return None
+    for name, (holds, text) in _NUMERIC.items():
+        if name in bounds and not holds(value, bounds[name]):  # NaN fails every comparison
+            note = f" ({bounds['note']})" if "note" in bounds else ""
+            return f"must be {text} {bounds[name]}{note}, got {value!r}"
+    if isinstance(value, float) and math.isnan(value):
+        return "must be a number, got nan"
+    return None
+
+
+_NUMERIC: dict[str, tuple[Callable[[Any, Any], bool], str]] = {
+    "ge": (lambda v, b: v >= b, ">="),
+    "gt": (lambda v, b: v > b, ">"),
+    "le": (lambda v, b: v <= b, "<="),
+    "lt": (lambda v, b: v < b, "<"),
+}
+
+
+def field_bounds(cls: type, name: str) -> dict[str, Any]:
+    """The bounds declared on field ``name`` of dataclass ``cls`` (for command-line flags)."""
+    return dict(next(f for f in dataclasses.fields(cls) if f.name == name).metadata.get("bounds", {}))
+
 
 # --------------------------------------------------------------------------------------------------
 # Schema
@@ -27,7 +98,7 @@ from .errors import UserError
 class ChannelSpec:
     """What data a recipe accepts. ``count`` is a channel count, a list of them, or "any"."""
 
-    count: Union[int, list[int], str] = 3
+    count: Union[int, list[int], Literal["any"]] = bounded(3, ge=1, min_len=1)
     rgb: bool = False  # ops that need RGB semantics (hue, saturation, luma grayscale) require this
     names: Union[list[str], None] = None
 
@@ -50,12 +121,12 @@ class ScalingSpec:
     """
 
     kind: Literal["auto", "divide", "percentile_clip", "ct_window", "none"] = "auto"
-    value: Union[float, None] = None
+    value: Union[float, None] = bounded(None, gt=0)
     stats: Union[str, None] = None  # percentile_clip: a stats.json from `byol-transfer stats` (p1, p99)
     low: Union[list[float], None] = None  # percentile_clip: explicit bounds, one per band or one for all
     high: Union[list[float], None] = None
     center: Union[float, None] = None  # ct_window: window level
-    width: Union[float, None] = None  # ct_window: window width
+    width: Union[float, None] = bounded(None, gt=0)  # ct_window: window width
 
 
 @dataclass
@@ -67,7 +138,7 @@ class NormalizeSpec:
     """
 
     mean: Union[list[float], None] = None
-    std: Union[list[float], None] = None
+    std: Union[list[float], None] = bounded(None, gt=0)
     stats: Union[str, None] = None
 
 
@@ -80,58 +151,59 @@ class RecipeConfig:
     channels: ChannelSpec = field(default_factory=ChannelSpec)
     scaling: ScalingSpec = field(default_factory=ScalingSpec)
     normalize: NormalizeSpec = field(default_factory=NormalizeSpec)
-    view1: list[dict[str, Any]] = field(default_factory=list)
-    view2: list[dict[str, Any]] = field(default_factory=list)
+    view1: list[dict[str, Any]] = bounded(default_factory=list, min_len=1)  # a view needs at least one op
+    view2: list[dict[str, Any]] = bounded(default_factory=list, min_len=1)
     source: Union[str, None] = None  # the file it came from, for error messages
 
 
 @dataclass
 class ModelConfig:
     backbone: str = "resnet18"
-    in_chans: Union[int, None] = None  # None: taken from the data
-    projector_hidden: int = 4096
-    projector_out: int = 256
-    predictor_hidden: int = 4096
+    in_chans: Union[int, None] = bounded(None, ge=1)  # None: taken from the data
+    projector_hidden: int = bounded(4096, ge=1)
+    projector_out: int = bounded(256, ge=1)
+    predictor_hidden: int = bounded(4096, ge=1)
 
 
 @dataclass
 class OptimConfig:
     name: Literal["lars", "adamw", "sgd"] = "lars"
-    base_lr: float = 0.2  # the learning rate is base_lr × batch_size / 256 (BYOL, LARS)
-    weight_decay: float = 1.5e-6
-    momentum: float = 0.9
-    trust_coefficient: float = 0.001  # LARS η
-    betas: list[float] = field(default_factory=lambda: [0.9, 0.999])  # AdamW
-    warmup_fraction: float = 0.05  # of all optimiser steps, linear from 0
-    final_lr_fraction: float = 0.0  # cosine decays to base × this
+    base_lr: float = bounded(0.2, gt=0)  # the learning rate is base_lr × batch_size / 256 (BYOL, LARS)
+    weight_decay: float = bounded(1.5e-6, ge=0)
+    momentum: float = bounded(0.9, ge=0, le=1)
+    trust_coefficient: float = bounded(0.001, gt=0)  # LARS η
+    betas: list[float] = bounded(default_factory=lambda: [0.9, 0.999], length=2, ge=0, lt=1)  # AdamW
+    warmup_fraction: float = bounded(0.05, ge=0, le=1)  # of all optimiser steps, linear from 0
+    final_lr_fraction: float = bounded(0.0, ge=0, le=1)  # cosine decays to base × this
 
 
 @dataclass
 class EMAConfig:
-    base_tau: float = 0.996  # τ goes from this to 1 on a cosine over all optimiser steps
+    base_tau: float = bounded(0.996, ge=0, le=1)  # τ goes from this to 1 on a cosine over all optimiser steps
 
 
 @dataclass
 class DataConfig:
     path: str = ""
-    image_size: int = 224
-    batch_size: int = 256
-    num_workers: int = 2
+    image_size: int = bounded(224, ge=8, le=MAX_IMAGE_SIZE, note="px per side")
+    batch_size: int = bounded(256, ge=1)
+    num_workers: int = bounded(2, ge=0)
     extensions: Union[list[str], None] = None  # None: every format the readers know (incl. DICOM)
 
 
 @dataclass
 class TrainConfig:
-    epochs: int = 100
-    max_steps: Union[int, None] = None  # caps the run; schedules span min(epochs·steps/epoch, max_steps)
-    seed: int = 0
-    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    epochs: int = bounded(100, ge=1)
+    # caps the run (None: no cap; 0 is an error, not "no cap"); schedules span min(epochs·steps/epoch, max_steps)
+    max_steps: Union[int, None] = bounded(None, ge=1)
+    seed: int = bounded(0, ge=0)
+    device: str = bounded("auto", check=device_problem)  # auto | cpu | cuda | cuda:N | mps
     precision: Literal["fp32", "bf16"] = "fp32"
     channels_last: bool = False
     compile: bool = False  # torch.compile the training step's model (first steps compile; needs a C++ compiler)
-    checkpoint_every: int = 1000  # optimiser steps; a checkpoint is also written at the end
-    log_every: int = 10
-    collapse_warn_below: float = 0.05  # warn when std(normalised projections)·√d falls below this
+    checkpoint_every: int = bounded(1000, ge=1)  # optimiser steps; a checkpoint is also written at the end
+    log_every: int = bounded(10, ge=1)
+    collapse_warn_below: float = bounded(0.05, ge=0)  # warn when std(normalised projections)·√d falls below this
 
 
 @dataclass
@@ -141,10 +213,10 @@ class MonitorConfig:
     data: str = ""  # labelled images: class subfolders, an .npz, or a folder + ``labels`` CSV
     labels: Union[str, None] = None  # a ``path,label`` CSV / split file for ``data``
     card: Union[str, None] = None  # data card of ``data`` (default: detected from the layout)
-    every: int = 100  # optimiser steps between checks (and one at the end)
-    k: int = 20
-    query_fraction: float = 0.5  # stratified: this share is classified, the rest is the k-NN bank
-    max_images: int = 2000  # a seeded stratified sample of at most this many, so a check costs seconds
+    every: int = bounded(100, ge=1)  # optimiser steps between checks (and one at the end)
+    k: int = bounded(20, ge=1)
+    query_fraction: float = bounded(0.5, gt=0, lt=1)  # stratified: this share is classified, the rest is the k-NN bank
+    max_images: int = bounded(2000, ge=2)  # a seeded stratified sample of at most this many, so a check costs seconds
 
 
 @dataclass
@@ -179,6 +251,9 @@ def from_dict(cls: type[_T], data: Any, where: str = "config", prefix: str = "")
     for name, f in fields.items():
         if name in data:
             kwargs[name] = _convert(hints[name], data[name], where, f"{prefix}{name}")
+            problem = range_problem(kwargs[name], f.metadata.get("bounds", {}))
+            if problem:
+                raise UserError(f"{where}: {prefix + name!r} {problem}")
         elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
             raise UserError(f"{where}: missing required key {prefix + name!r}")
     return cls(**kwargs)
@@ -241,6 +316,10 @@ def _convert(tp: Any, value: Any, where: str, key: str) -> Any:
 
 def _type_name(tp: Any) -> str:
     args = typing.get_args(tp)
+    if typing.get_origin(tp) is Literal:
+        return " or ".join(repr(a) for a in args)
+    if typing.get_origin(tp) is list:
+        return f"a list of {_type_name(args[0]) if args else 'values'}"
     if args:
         return " or ".join(_type_name(a) for a in args)
     return "null" if tp is type(None) else getattr(tp, "__name__", str(tp))

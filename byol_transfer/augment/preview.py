@@ -28,9 +28,18 @@ BACKGROUND = (40, 40, 40)
 _TRUE_VALUES = ("auto", "ct_window", "percentile_clip")  # scalings that give displayable [0, 1] values
 
 
+MIN_CELL = 96  # px: smaller images (MedMNIST's 28 px) are enlarged by a whole factor so a person can look
+
+
+def upscale_factor(size: int) -> int:
+    """The whole factor (nearest neighbour: no invented detail) that makes a cell at least MIN_CELL px."""
+    return max(1, -(-MIN_CELL // size))
+
+
 def grid_size(n: int, size: int) -> tuple[int, int]:
     """(width, height) in pixels of the grid for ``n`` images of ``size`` × ``size``."""
-    return 3 * size + 4 * PAD, n * size + (n + 1) * PAD
+    cell = size * upscale_factor(size)
+    return 3 * cell + 4 * PAD, n * cell + (n + 1) * PAD
 
 
 def display_bands(in_chans: int, rgb_bands: Sequence[int] | None) -> list[int]:
@@ -101,8 +110,11 @@ def preview_grid(
     displayable = kind in _TRUE_VALUES and (kind != "auto" or images.dtype in (torch.uint8, torch.uint16))
     stretch = not (displayable and channels in (1, 3) and len(bands) == channels)
     columns = to_rgb8([originals, view1, view2], bands, stretch)
-    n, size = images.shape[0], images.shape[-1]
-    width, height = grid_size(n, size)
+    n, factor = images.shape[0], upscale_factor(images.shape[-1])
+    size = images.shape[-1] * factor
+    if factor > 1:
+        columns = [[tile.repeat(factor, axis=0).repeat(factor, axis=1) for tile in tiles] for tiles in columns]
+    width, height = grid_size(n, images.shape[-1])
     canvas = np.empty((height, width, 3), dtype=np.uint8)
     canvas[:] = BACKGROUND
     for row in range(n):

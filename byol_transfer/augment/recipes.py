@@ -9,7 +9,7 @@ import torch
 
 from ..config import RecipeConfig, from_dict, read_yaml
 from ..errors import UserError
-from .ops import OPS, build_op
+from .ops import OPS, build_op, check_op_spec
 from .ops._fused_geometry import fuse_geometry
 from .ops.ct_window import training_scaling, with_declared_window
 from .scaling import Normalize, ValueScaling, resolve_normalization, scales_to_unit_range
@@ -48,7 +48,23 @@ def recipe_path(name_or_path: str | Path) -> Path:
 def recipe_from_dict(data: dict, where: str) -> RecipeConfig:
     data = dict(data)
     data.setdefault("source", where)
-    return from_dict(RecipeConfig, data, where)
+    recipe = from_dict(RecipeConfig, data, where)
+    check_recipe_ops(recipe)
+    return recipe
+
+
+def check_recipe_ops(recipe: RecipeConfig) -> None:
+    """Every op entry of both views, when the recipe is loaded: before any data are read.
+
+    Channel and value-range rules need the data and are checked again in :func:`build_view`.
+    """
+    where = recipe.source or f"recipe {recipe.name!r}"
+    training_scaling(recipe)  # the ct_window placement rules
+    count = recipe.channels.count
+    in_chans = count if isinstance(count, int) else None  # "any" or a list: built once the data are known
+    for view in ("view1", "view2"):
+        for i, spec in enumerate(with_declared_window(recipe, getattr(recipe, view))):
+            check_op_spec(spec, f"{where}: {view}[{i}]", in_chans)
 
 
 def load_recipe(name_or_path: str | Path) -> RecipeConfig:

@@ -9,8 +9,11 @@ import argparse
 import importlib
 import logging
 import sys
+from contextlib import ExitStack
 
 from ..errors import UserError
+from .arguments import ArgumentFailure, OneLineParser
+from ..outputs import output_guard, write_error
 
 # Sub-command modules, each with ``add_parser(subparsers)`` and ``run(args) -> int``.
 COMMANDS = [
@@ -26,9 +29,22 @@ COMMANDS = [
     "report",
 ]
 
+# What each command writes at --out (a folder it fills, or one file), and other output flags: checked
+# before any work, and cleaned up after a failure (outputs.py)
+OUTPUTS = {
+    "pretrain": [("out", "dir")],
+    "export": [("out", "file")],
+    "label-efficiency": [("out", "dir"), ("cache_dir", "dir")],
+    "segment": [("out", "dir")],
+    "predict": [("out", "dir")],
+    "stats": [("out", "file")],
+    "preview": [("out", "file")],
+    "prepare": [("out", "dir")],
+}
+
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict]:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(  # argparse errors in one line, like every other refusal
         prog="byol-transfer",
         description="BYOL pretraining on your own unlabeled images, and transfer with few labels.",
     )
@@ -44,7 +60,11 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict]:
 
 def main(argv: list[str] | None = None) -> int:
     parser, runners = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except ArgumentFailure as e:
+        print(f"{e.prog}: error: {e.message} (see {e.prog} --help)", file=sys.stderr)
+        return 2
     logging.basicConfig(
         level=logging.WARNING if args.quiet else logging.INFO,
         format="byol-transfer: %(message)s",
@@ -53,13 +73,23 @@ def main(argv: list[str] | None = None) -> int:
     from ..train.loop import TrainingDiverged
 
     try:
-        return int(runners[args.command](args) or 0)
+        with ExitStack() as guards:
+            for attr, kind in OUTPUTS.get(args.command, []):
+                if getattr(args, attr, None) is not None:
+                    guards.enter_context(output_guard(getattr(args, attr), kind, "--" + attr.replace("_", "-")))
+            return int(runners[args.command](args) or 0)
     except UserError as e:
         print(f"byol-transfer {args.command}: error: {e}", file=sys.stderr)
         return 2
     except TrainingDiverged as e:
         print(f"byol-transfer {args.command}: training diverged: {e}", file=sys.stderr)
         return 1
+    except OSError as e:  # the last line of defence for writes outside --out
+        friendly = write_error(e)
+        if friendly is None:
+            raise
+        print(f"byol-transfer {args.command}: error: {friendly}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"byol-transfer {args.command}: interrupted", file=sys.stderr)
         return 130

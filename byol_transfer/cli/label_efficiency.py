@@ -21,6 +21,7 @@ import json
 from pathlib import Path
 
 from ..errors import UserError
+from . import arguments
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -41,17 +42,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    "(default: the first export's)")
     p.add_argument("--recipe", help="recipe whose scaling/normalisation random init and sidecar-less weights use "
                    "(default: the first export's)")
-    p.add_argument("--image-size", type=int, help="square size images are resized to (default: the first "
+    p.add_argument("--bands", help="bands to keep: 1-based numbers or names, e.g. 1 (the first channel of grey "
+                   "images stored as RGB; found automatically for 1-channel exports) or 4,3,2")
+    p.add_argument("--image-size", type=arguments.image_size,
+                   help="square size images are resized to (default: the first "
                    "export's pretraining size, else the data's own)")
-    p.add_argument("--fractions", type=float, nargs="+", default=[0.01, 0.1, 1.0])
-    p.add_argument("--seeds", type=int, default=3, help="number of labelled-subset seeds (0 … N-1)")
+    p.add_argument("--fractions", type=arguments.label_fraction, nargs="+", default=[0.01, 0.1, 1.0])
+    p.add_argument("--seeds", type=arguments.positive_int, default=3, help="number of labelled-subset seeds (0 … N-1)")
     p.add_argument("--evaluators", default="knn,linear,finetune",
                    help="comma-separated: knn, linear, finetune, semisup")
-    p.add_argument("--knn-k", type=int, nargs="+", default=[20], help="k for k-NN (several give several rows)")
-    p.add_argument("--epochs", type=int, default=30, help="fine-tuning: maximum epochs (early stopping on val)")
-    p.add_argument("--batch-size", type=int, default=32, help="fine-tuning batch size")
-    p.add_argument("--lr", type=float, default=1e-2, help="fine-tuning head LR (backbone: 0.1×)")
-    p.add_argument("--patience", type=int, default=5,
+    p.add_argument("--knn-k", type=arguments.positive_int, nargs="+", default=[20],
+                   help="k for k-NN (several give several rows)")
+    p.add_argument("--epochs", type=arguments.positive_int, default=30,
+                   help="fine-tuning: maximum epochs (early stopping on val)")
+    p.add_argument("--batch-size", type=arguments.positive_int, default=32, help="fine-tuning batch size")
+    p.add_argument("--lr", type=arguments.positive_float, default=1e-2, help="fine-tuning head LR (backbone: 0.1×)")
+    p.add_argument("--patience", type=arguments.non_negative_int, default=5,
                    help="fine-tuning: stop after N epochs without validation gain (0: never; the best epoch is kept)")
     semi = p.add_argument_group("semi-supervised fine-tuning (FixMatch)")
     semi.add_argument("--semi-supervised", action="store_true",
@@ -63,9 +69,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                       help="confidence a weak-view prediction needs to become a pseudo-label (default 0.95)")
     semi.add_argument("--semisup-mu", type=int, default=7, help="unlabelled images per labelled image in a step")
     semi.add_argument("--semisup-weight", type=float, default=1.0, help="weight of the unlabelled loss (lambda_u)")
-    p.add_argument("--val-fraction", type=float, default=0.2, help="of each labelled subset, for model selection")
-    p.add_argument("--test-fraction", type=float, default=0.2, help="hold-out size when there is no test set")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    p.add_argument("--val-fraction", type=arguments.open_fraction, default=0.2,
+                   help="of each labelled subset, for model selection")
+    p.add_argument("--test-fraction", type=arguments.open_fraction, default=0.2,
+                   help="hold-out size when there is no test set")
+    p.add_argument("--device", type=arguments.device, default="auto", help="auto, cpu, cuda or cuda:N")
     p.add_argument("--cache-dir", type=Path, help="feature cache (default OUT/features)")
     p.add_argument("--title", default=None, help="report title")
     p.add_argument("--no-progress", action="store_true")
@@ -107,7 +115,13 @@ def _datasets(args: argparse.Namespace, image_size: int | None, with_test: bool 
     """(training data, test data or None) through the data layer: folders, label files, cards, npz."""
     from ..data.build import build_dataset
 
-    common = {"card": args.card, "labeled": True}
+    from ..data.geotiff import parse_bands
+    from ..eval.inits import expected_in_chans
+
+    # cache="auto": data that fit in memory are decoded once, before anything is written (a damaged file is
+    # named before splits.json exists) and not again for every init
+    common = {"card": args.card, "labeled": True, "bands": parse_bands(args.bands), "cache": "auto",
+              "want_channels": expected_in_chans(args.backbones, args.recipe)}
     # split=None: the data's declared training split (train/ folder, card split file, npz train arrays)
     train = build_dataset(args.data, image_size, labels=args.labels, **common)
     if not with_test:
@@ -125,15 +139,11 @@ def _datasets(args: argparse.Namespace, image_size: int | None, with_test: bool 
 
 def run(args: argparse.Namespace) -> int:
     from ..eval.finetune import FinetuneSettings
-    from ..eval.inits import build_inits, reference_recipe
+    from ..eval.inits import build_inits, check_before_data, parse_backbone_specs, reference_recipe
     from ..eval.label_efficiency import LabelledData, SweepSettings, run_label_efficiency
     from ..eval.train_transforms import Geometry
     from ..train.loop import resolve_device
 
-    if args.seeds < 1:
-        raise UserError(f"--seeds must be at least 1, got {args.seeds}")
-    if args.patience < 0:
-        raise UserError(f"--patience must be 0 (off) or more, got {args.patience}")
     from ..semisup.fixmatch import FixMatchSettings
 
     evaluators = [e.strip() for e in args.evaluators.split(",") if e.strip()]
@@ -143,6 +153,8 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--unlabeled-data is used by semi-supervised fine-tuning: add --semi-supervised")
     semisup = FixMatchSettings(threshold=args.semisup_threshold, mu=args.semisup_mu, weight=args.semisup_weight)
     semisup.check()
+    # names, files and recipe before any image is decoded (a typo must not cost a folder scan)
+    check_before_data(parse_backbone_specs(args.backbones), args.arch, args.recipe)
     image_size = args.image_size or _sidecar_image_size(args.backbones)
     if image_size is None:  # the data's own size (the first image's short side) for every image
         first = _datasets(args, None, with_test=False)[0][0]["image"]

@@ -12,6 +12,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from . import arguments
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("predict", help="predict masks (GeoTIFF/PNG) with a trained segmentation model",
@@ -19,10 +21,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", required=True, type=Path, help="model folder written by byol-transfer segment")
     p.add_argument("--data", required=True, type=Path, help="an image file or a folder of images")
     p.add_argument("--out", required=True, type=Path, help="output folder for the masks")
-    p.add_argument("--overlap", type=float, default=0.25, help="overlap between neighbouring tiles, as a "
+    p.add_argument("--overlap", type=arguments.number(float, ge=0, lt=1), default=0.25,
+                   help="overlap between neighbouring tiles, as a "
                    "fraction of the tile size (default 0.25)")
-    p.add_argument("--batch-size", type=int, default=8, help="tiles per forward pass")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    p.add_argument("--batch-size", type=arguments.positive_int, default=8, help="tiles per forward pass")
+    p.add_argument("--device", type=arguments.device, default="auto", help="auto, cpu, cuda or cuda:N")
+    p.add_argument("--skip-bad", action="store_true",
+                   help="skip unreadable or damaged images (counted in the log; no mask is written for them) "
+                        "instead of stopping")
     p.add_argument("--no-progress", action="store_true")
 
 
@@ -31,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
     from ..train.loop import resolve_device
 
     written = predict_folder(args.model, args.data, args.out, overlap=args.overlap, batch_size=args.batch_size,
-                             device=resolve_device(args.device), progress=not args.no_progress)
+                             device=resolve_device(args.device), progress=not args.no_progress,
+                             skip_bad=args.skip_bad)
     print(f"wrote {len(written)} mask(s) to {args.out}")
     return 0

@@ -8,6 +8,7 @@ from pathlib import Path
 from ..data.cards import load_card
 from ..data.geotiff import parse_bands
 from ..data.tile_writer import INDEX_NAME, write_tiles
+from . import arguments
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -16,10 +17,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     t = what.add_parser("tiles", help="cut GeoTIFF scenes into GeoTIFF tiles with their own CRS/transform",
                         description=__doc__)
     t.add_argument("scenes", nargs="+", type=Path, metavar="SCENE.tif")
-    t.add_argument("--size", required=True, type=int, help="tile size in pixels")
-    t.add_argument("--stride", type=int, help="step between tiles (default: the size, no overlap)")
+    t.add_argument("--size", required=True, type=arguments.image_size, help="tile size in pixels")
+    t.add_argument("--stride", type=arguments.positive_int, help="step between tiles (default: the size, no overlap)")
     t.add_argument("--out", required=True, type=Path, help="output folder")
-    t.add_argument("--min-valid", type=float, default=0.9,
+    t.add_argument("--min-valid", type=arguments.probability, default=0.9,
                    help="keep tiles with at least this fraction of valid pixels (default 0.9)")
     t.add_argument("--bands", help="bands to keep: 1-based numbers or names, e.g. 4,3,2 or B04,B03,B02")
     t.add_argument("--card", help="data card whose band names --bands may use")

@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 from pathlib import Path
 
-from ..config import read_yaml
+from ..config import DataConfig, MonitorConfig, TrainConfig, read_yaml
 from ..data.build import build_dataset
 from ..data.recipe_card import apply_card
 from ..errors import UserError
+from ..io import stale_temps
+from ..train.checkpoint import CHECKPOINT_NAME, load_checkpoint
 from ..train.loop import pretrain, resolve_device
 from ..train.monitor import build_monitor
+from ..train.preflight import check_before_data
 from ..train.run_config import config_source, resolve_config
+from .arguments import config_number, device, positive_int
+
+log = logging.getLogger(__name__)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -26,14 +33,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                   "scaling, normalisation stats, splits; default: detected from the layout")
     p.add_argument("--out", required=True, type=Path, help="run folder to write")
     p.add_argument("--backbone", help="any timm model name, e.g. resnet18, resnet50, convnext_tiny")
-    p.add_argument("--image-size", type=int)
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--max-steps", type=int)
-    p.add_argument("--device", help="auto, cpu, cuda or cuda:N")
-    p.add_argument("--seed", type=int)
-    p.add_argument("--resume", action="store_true", help="continue the run in --out from last.ckpt")
-    p.add_argument("--stop-after-steps", type=int,
+    p.add_argument("--image-size", type=config_number(DataConfig, "data", "image_size"))
+    p.add_argument("--batch-size", type=config_number(DataConfig, "data", "batch_size"))
+    p.add_argument("--epochs", type=config_number(TrainConfig, "train", "epochs"))
+    p.add_argument("--max-steps", type=config_number(TrainConfig, "train", "max_steps"),
+                   help="cap on optimiser steps (at least 1; leave out for no cap)")
+    p.add_argument("--device", type=device, help="auto, cpu, cuda or cuda:N")
+    p.add_argument("--seed", type=config_number(TrainConfig, "train", "seed"))
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in --out from last.ckpt, with the config stored in it")
+    p.add_argument("--allow-config-change", action="store_true",
+                   help="with --resume: accept flags that change the training trajectory (batch size and so "
+                        "the LR scale, learning rate, schedule, seed, recipe); the new LR scale is logged")
+    p.add_argument("--stop-after-steps", type=positive_int,
                    help="pause after this many steps without changing the schedule (resume later)")
     p.add_argument("--skip-bad", action="store_true",
                    help="skip unreadable images instead of stopping (they are counted in the log)")
@@ -42,19 +54,39 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                           "features is logged to metrics.csv as knn_acc while training")
     p.add_argument("--monitor-labels", help="a path,label CSV / split file for --monitor-data")
     p.add_argument("--monitor-card", help="data card of --monitor-data (default: detected)")
-    p.add_argument("--monitor-every", type=int, help="steps between k-NN checks (default 100; one at the end)")
+    p.add_argument("--monitor-every", type=config_number(MonitorConfig, "monitor", "every"),
+                   help="steps between k-NN checks (default 100; one at the end)")
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                    help="override any config key, e.g. --set optim.name=adamw (repeatable)")
 
 
-def run(args: argparse.Namespace) -> int:
+def base_config(args: argparse.Namespace) -> tuple[dict, str]:
+    """The config to start from: on --resume the checkpoint's own (config.yaml may be gone or cut short)."""
+    checkpoint = args.out / CHECKPOINT_NAME
+    if args.resume and checkpoint.is_file():
+        if args.config:  # as before: a resumed run keeps its own config; flags and --set are compared with it
+            log.info("--resume: using the config stored in %s, not --config %s", checkpoint, args.config)
+        return load_checkpoint(checkpoint, lazy=True)["config"], f"{checkpoint} (its config)"
     stored = args.out / "config.yaml"
     if args.resume and stored.is_file():
-        base, where = read_yaml(stored), str(stored)
-    elif args.config:
-        base, where = config_source(args.config)
-    else:
-        raise UserError("--config is required (a recipe name such as natural_rgb, or a YAML file)")
+        try:
+            return read_yaml(stored), str(stored)
+        except UserError as e:
+            if not args.config:
+                raise UserError(f"--resume: {e}; no checkpoint in {args.out} holds a config either: "
+                                "pass --config to start again") from None
+            log.warning("--resume: %s; starting from --config %s", e, args.config)
+    if args.config:
+        return config_source(args.config)
+    if args.resume:
+        interrupted = "no checkpoint was completed; the first save was interrupted" \
+            if stale_temps(args.out, CHECKPOINT_NAME) else f"no checkpoint and no config.yaml in {args.out}"
+        raise UserError(f"--resume: {interrupted}; pass --config (and --data) to start the run again")
+    raise UserError("--config is required (a recipe name such as natural_rgb, or a YAML file)")
+
+
+def run(args: argparse.Namespace) -> int:
+    base, where = base_config(args)
     flags = {
         "data.path": str(args.data) if args.data else None,
         "model.backbone": args.backbone,
@@ -72,10 +104,12 @@ def run(args: argparse.Namespace) -> int:
     cfg = resolve_config(base, where, flags, args.sets)
     if not cfg.data.path:
         raise UserError("--data is required: a folder of images")
+    check_before_data(cfg, card=args.card)  # backbone, device, channels from a header: seconds, not minutes
     # data that fit in memory are decoded once (docs/benchmarks.md: reading tiles from disk every epoch
     # costs 20-70% of a resnet18 64 px step on 2 cores, indexing memory ~1%)
+    count = cfg.recipe.channels.count  # a 1-channel recipe reads grey images stored as RGB as one channel
     dataset = build_dataset(cfg.data.path, cfg.data.image_size, card=args.card, extensions=cfg.data.extensions,
-                            skip_bad=args.skip_bad, cache="auto")
+                            skip_bad=args.skip_bad, cache="auto", want_channels=count if isinstance(count, int) else None)
     if dataset.card is not None:  # the card's value scaling and stats, unless --set chose a scaling
         apply_card(cfg.recipe, dataset.card, keep_scaling=any(s.startswith("recipe.scaling") for s in args.sets))
     in_chans = cfg.model.in_chans or dataset.in_chans
@@ -85,7 +119,8 @@ def run(args: argparse.Namespace) -> int:
         monitor = build_monitor(cfg.monitor, cfg.recipe, cfg.data.image_size, in_chans,
                                 resolve_device(cfg.train.device))
     result = pretrain(cfg, dataset, args.out, resume=args.resume, stop_after_steps=args.stop_after_steps,
-                      monitor=monitor)
+                      monitor=monitor, allow_config_change=args.allow_config_change,
+                      progress=not getattr(args, "quiet", False))  # -q: warnings and errors only, no progress bar
     if main_process:
         print(f"pretrained {result.steps} steps, final loss {result.final_loss:.4f}; checkpoint {result.checkpoint}")
     return 0

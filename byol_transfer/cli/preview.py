@@ -20,6 +20,7 @@ from ..data.recipe_card import apply_card
 from ..data.resize import resize_to_square
 from ..errors import UserError
 from ..train.run_config import config_source
+from . import arguments
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -29,17 +30,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="recipe name (see `byol-transfer recipes`), recipe YAML or run config.yaml")
     p.add_argument("--data", required=True, type=Path, help="folder of images, .npz archive or GeoTIFF scene")
     p.add_argument("--out", required=True, type=Path, help="image to write (.png or .jpg)")
-    p.add_argument("--n", type=int, default=8, help="number of images (rows), default 8")
+    p.add_argument("--n", type=arguments.positive_int, default=8, help="number of images (rows), default 8")
     p.add_argument("--rgb-bands", help="bands shown as red,green,blue: 1-based numbers or band names, "
                                        "e.g. 4,3,2 or B04,B03,B02 (one band: grayscale)")
-    p.add_argument("--image-size", type=int, help="training image size (default: the first image's shorter side)")
+    p.add_argument("--image-size", type=arguments.image_size, help="training image size (default: the first image's shorter side)")
     p.add_argument("--card", help="data card (default: detected from the data); supplies scaling and stats")
-    p.add_argument("--seed", type=int, default=0, help="random seed for the views (default 0)")
+    p.add_argument("--seed", type=arguments.non_negative_int, default=0, help="random seed for the views (default 0)")
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.n < 1:
-        raise UserError(f"--n must be at least 1, got {args.n}")
     data, where = config_source(args.config)
     recipe = recipe_from_dict(data["recipe"], where)
     dataset = build_dataset(args.data, args.image_size, card=args.card)

@@ -22,6 +22,7 @@ import argparse
 from pathlib import Path
 
 from ..errors import UserError
+from . import arguments
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -43,20 +44,28 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    "weights, and for the allowed flips/rotations (default: the export's, else the card's)")
     p.add_argument("--freeze-encoder", action="store_true",
                    help="train the decoder only; the encoder's weights and BatchNorm statistics stay fixed")
-    p.add_argument("--fractions", type=float, nargs="+", default=[1.0],
+    p.add_argument("--fractions", type=arguments.label_fraction, nargs="+", default=[1.0],
                    help="fractions of the training masks, e.g. 0.05 0.2 1.0 (default 1.0)")
-    p.add_argument("--seeds", type=int, default=1, help="number of labelled-subset seeds (0 … N-1)")
-    p.add_argument("--epochs", type=int, default=20)
-    p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--lr", type=float, default=1e-3, help="decoder learning rate (AdamW, cosine)")
-    p.add_argument("--encoder-lr-mult", type=float, default=0.1, help="encoder LR = lr × this")
-    p.add_argument("--min-epoch-samples", type=int, default=128,
+    p.add_argument("--seeds", type=arguments.positive_int, default=1, help="number of labelled-subset seeds (0 … N-1)")
+    p.add_argument("--epochs", type=arguments.positive_int, default=20)
+    p.add_argument("--batch-size", type=arguments.positive_int, default=8)
+    p.add_argument("--lr", type=arguments.positive_float, default=1e-3, help="decoder learning rate (AdamW, cosine)")
+    p.add_argument("--encoder-lr-mult", type=arguments.non_negative_float, default=0.1, help="encoder LR = lr × this")
+    p.add_argument("--min-epoch-samples", type=arguments.non_negative_int, default=128,
                    help="an epoch repeats a small subset up to this many samples")
-    p.add_argument("--patience", type=int, default=0, help="stop after N epochs without validation gain (0: off)")
-    p.add_argument("--image-size", type=int, help="resize (shorter side) + centre-crop images and masks to this "
+    p.add_argument("--patience", type=arguments.non_negative_int, default=0,
+                   help="stop after N epochs without validation gain (0: off)")
+    p.add_argument("--image-size", type=arguments.image_size,
+                   help="resize (shorter side) + centre-crop images and masks to this "
                    "square size; default: the images' own size (must be one size, a multiple of 32)")
-    p.add_argument("--num-classes", type=int, help="number of classes when no card declares them "
+    p.add_argument("--num-classes", type=arguments.number(int, ge=2),
+                   help="number of classes when no card declares them "
                    "(default: largest mask value + 1)")
+    p.add_argument("--mask-suffix", help="what mask names add to their image's stem, e.g. _mask for "
+                   "images/a.png + masks/a_mask.png (default: detected when every mask shares one; "
+                   "a_mask_1.png etc. are further masks of the same image, merged by union)")
+    p.add_argument("--bands", help="bands to keep: 1-based numbers or names, e.g. 1 (the first channel of grey "
+                   "images stored as RGB; found automatically for 1-channel exports) or 4,3,2")
     p.add_argument("--mask-mapping", nargs="+", metavar="VALUE=CLASS",
                    help="what stored mask values mean, e.g. 0=0 255=1, or colours 255,0,0=1")
     semi = p.add_argument_group("semi-supervised fine-tuning (mean teacher)")
@@ -71,11 +80,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     semi.add_argument("--semisup-rampup", type=float, default=0.1,
                       help="fraction of the steps over which that weight ramps up (sigmoid; 0: none)")
     semi.add_argument("--teacher-ema", type=float, default=0.99, help="EMA decay of the teacher")
-    p.add_argument("--val-fraction", type=float, default=0.2, help="of each labelled subset, for model selection")
-    p.add_argument("--test-fraction", type=float, default=0.2, help="hold-out size when there is no test set")
+    p.add_argument("--val-fraction", type=arguments.open_fraction, default=0.2,
+                   help="of each labelled subset, for model selection")
+    p.add_argument("--test-fraction", type=arguments.open_fraction, default=0.2,
+                   help="hold-out size when there is no test set")
     p.add_argument("--save-all-models", action="store_true",
                    help="keep every fraction × seed model (default: the largest fraction, first seed)")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    p.add_argument("--device", type=arguments.device, default="auto", help="auto, cpu, cuda or cuda:N")
     p.add_argument("--skip-bad", action="store_true", help="skip unreadable image/mask pairs instead of stopping")
     p.add_argument("--title", help="report title")
     p.add_argument("--no-progress", action="store_true")
@@ -111,19 +122,19 @@ def resize_record(dataset, size: int) -> dict:  # noqa: ANN001
 
 def run(args: argparse.Namespace) -> int:
     from ..data.build import build_dataset
+    from ..data.geotiff import parse_bands
     from ..data.labels import split_folders
-    from ..eval.inits import parse_backbone_specs
+    from ..eval.inits import expected_in_chans, parse_backbone_specs
     from ..eval.label_efficiency import load_images
     from ..segment.inits import geometry_for, recipe_for, segmentation_inits, sidecar_value
     from ..segment.label_efficiency import SegSweepSettings, load_seg_data, run_segmentation_sweep
-    from ..segment.smp_transfer import architectures, smp_encoder_name
+    from ..eval.inits import check_before_data
+    from ..models.backbones import check_backbone_name
+    from ..segment.smp_transfer import architectures, smp_encoder_name, timm_name
     from ..segment.train_seg import SegTrainSettings
     from ..semisup.mean_teacher import MeanTeacherSettings
     from ..train.loop import resolve_device
 
-    for name, value in (("--seeds", args.seeds), ("--epochs", args.epochs), ("--batch-size", args.batch_size)):
-        if value < 1:
-            raise UserError(f"{name} must be at least 1, got {value}")
     if not 0 < args.encoder_lr_mult and not args.freeze_encoder:
         raise UserError(f"--encoder-lr-mult must be positive (use --freeze-encoder to keep it fixed), "
                         f"got {args.encoder_lr_mult}")
@@ -135,6 +146,9 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--encoder is required with random init or weights without a sidecar "
                         "(a timm name, e.g. resnet18)")
     encoder = smp_encoder_name(encoder)
+    # names, files and recipe before any image is decoded (a typo must not cost a folder scan)
+    check_backbone_name(timm_name(encoder), "--encoder")
+    check_before_data(specs, None, args.recipe)
     if args.unlabeled_data is not None and not args.semi_supervised:
         raise UserError("--unlabeled-data is used by semi-supervised fine-tuning: add --semi-supervised")
     semisup = None
@@ -144,8 +158,10 @@ def run(args: argparse.Namespace) -> int:
         semisup.check()
 
     mapping = parse_mask_mapping(args.mask_mapping)
-    dataset = build_dataset(args.data, args.image_size, card=args.card, layout="segmentation",
-                            mask_mapping=mapping, skip_bad=args.skip_bad)
+    reading = {"mask_mapping": mapping, "mask_suffix": args.mask_suffix, "skip_bad": args.skip_bad,
+               "bands": parse_bands(args.bands),
+               "want_channels": expected_in_chans(args.backbones, args.recipe)}
+    dataset = build_dataset(args.data, args.image_size, card=args.card, layout="segmentation", **reading)
     data = load_seg_data(dataset, num_classes=args.num_classes, where=str(args.data))
     test = None
     test_path = args.test_data
@@ -153,8 +169,7 @@ def run(args: argparse.Namespace) -> int:
         test_path = args.data  # its test/ split
     if test_path is not None:
         test_ds = build_dataset(test_path, args.image_size, card=dataset.card or False, layout="segmentation",
-                                split="test" if test_path == args.data else None, mask_mapping=mapping,
-                                skip_bad=args.skip_bad)
+                                split="test" if test_path == args.data else None, **reading)
         test = load_seg_data(test_ds, classes=data.classes, where=str(test_path))
 
     inits = segmentation_inits(specs, data.in_chans, encoder, args.recipe, dataset.card, data.images)

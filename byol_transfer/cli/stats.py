@@ -11,6 +11,7 @@ from ..data.build import build_dataset, resolve_card
 from ..data.geotiff import parse_bands
 from ..data.stats import compute_stats, write_stats
 from ..errors import UserError
+from . import arguments
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -23,11 +24,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--scaling", help="value scaling the mean/std are expressed after: auto, none, divide:10000, "
                                      "ct_window:CENTER,WIDTH or percentile_clip (default: the card's, else auto)")
     p.add_argument("--bands", help="bands to keep: 1-based numbers or names, e.g. 4,3,2 or B04,B03,B02")
-    p.add_argument("--tile-size", type=int, help="tile GeoTIFF scenes into windows of this size")
-    p.add_argument("--stride", type=int, help="window stride for scenes (default: the tile size)")
-    p.add_argument("--min-valid", type=float, help="drop tiles/windows with fewer valid pixels (0..1)")
-    p.add_argument("--max-images", type=int, help="a seeded random subset of this many images")
-    p.add_argument("--workers", type=int, default=0, help="DataLoader workers (default 0)")
+    p.add_argument("--tile-size", type=arguments.image_size, help="tile GeoTIFF scenes into windows of this size")
+    p.add_argument("--stride", type=arguments.positive_int, help="window stride for scenes (default: the tile size)")
+    p.add_argument("--min-valid", type=arguments.probability, help="drop tiles/windows with fewer valid pixels (0..1)")
+    p.add_argument("--max-images", type=arguments.positive_int, help="a seeded random subset of this many images")
+    p.add_argument("--workers", type=arguments.non_negative_int, default=0, help="DataLoader workers (default 0)")
+    p.add_argument("--mask-suffix", help="for images/ + masks/ folders: what mask names add to the image stem, "
+                   "e.g. _mask (default: detected)")
     p.add_argument("--skip-bad", action="store_true", help="skip unreadable files (counted in the log)")
 
 
@@ -55,14 +58,16 @@ def run(args: argparse.Namespace) -> int:
     dataset = build_dataset(
         args.data, None, card=card or False, layout=layout, split=args.split, labels=args.labels, labeled=labeled,
         bands=parse_bands(args.bands), tile_size=args.tile_size, stride=args.stride, min_valid=args.min_valid,
-        skip_bad=args.skip_bad,
+        skip_bad=args.skip_bad, mask_suffix=args.mask_suffix,
     )
     scaling = parse_scaling(args.scaling)
     if scaling is None:
         scaling = dataset.card.resolved_scaling() if dataset.card is not None else ScalingSpec()
     if scaling.kind == "percentile_clip" and scaling.low is None:
         scaling = dataclasses.replace(scaling, stats=None)  # bounds come from this very run's p1/p99
-    stats = compute_stats(dataset, scaling, max_images=args.max_images, num_workers=args.workers, progress=True)
+    stats = compute_stats(dataset, scaling, max_images=args.max_images, num_workers=args.workers,
+                          progress=not getattr(args, "quiet", False),
+                          where=str(args.data))
     stats["source"] = str(args.data)
     write_stats(stats, args.out)
     fmt = lambda values: ", ".join(f"{v:.4g}" for v in values)  # noqa: E731

@@ -10,7 +10,8 @@ import torch
 from torch.utils.data import Dataset
 
 from .badfiles import BadFileError, read_with_fallback
-from .readers import ImageInfo
+from .pixel_checks import check_pixels
+from .readers import TIFF_SUFFIXES, Decoded, ImageInfo
 
 
 def torch_dtype(numpy_dtype: str) -> torch.dtype:
@@ -33,6 +34,14 @@ def check_same_kind(
 class BandDataset(Dataset):
     """Base for datasets with ``self.info`` (a probed header), ``self.bands`` (selected band indices or
     None), ``self.skip_bad`` and a ``_read(index)`` that decodes one sample."""
+
+    nodata: float | None = None  # the card's (or the caller's) nodata value; files may declare their own
+
+    def checked(self, decoded: Decoded, path: Path) -> Decoded:
+        """``decoded`` after the value checks (NaN/inf, all nodata) that name ``path`` when they fail."""
+        nodata = self.nodata if self.nodata is not None else decoded.nodata
+        check_pixels(decoded.array, path, nodata, zero_is_nodata=path.suffix.lower() in TIFF_SUFFIXES)
+        return decoded
 
     @property
     def in_chans(self) -> int:

@@ -25,7 +25,8 @@ from ..errors import UserError
 from .cache import InMemoryDataset, cache_budget, cached_size
 from .cards import DataCard, detect_card, load_card
 from .geotiff import BandSpec
-from .image_folder import DEFAULT_EXTENSIONS, ImageFolderDataset, find_images, first_image
+from .grey_rgb import use_one_channel_if_grey
+from .image_folder import DEFAULT_EXTENSIONS, ImageFolderDataset, drop_masks_beside_images, find_images, first_image
 from .labels import read_label_csv, split_folders
 from .npz import NpzDataset
 from .readers import TIFF_SUFFIXES, probe_image
@@ -61,6 +62,7 @@ def build_dataset(
     extensions: Sequence[str] | None = None,
     skip_bad: bool = False,
     cache: bool | str = False,
+    want_channels: int | None = None,
 ) -> Dataset:
     """A dataset of sample dicts (see the package docs) with ``.in_chans``, ``.dtype``, ``.card``, ``.layout``.
 
@@ -68,7 +70,8 @@ def build_dataset(
     where the data match exactly one card; ``False`` uses none. Explicit arguments override the card.
     ``labels``: a ``path,label`` CSV (paths relative to ``path``). ``image_size=None`` keeps native sizes.
     ``cache=True`` decodes everything once and serves it from memory (see cache.py); ``cache="auto"`` does
-    so when the decoded images fit in 4 GiB and a quarter of the machine's memory.
+    so when the decoded images fit in 4 GiB and a quarter of the machine's memory. ``want_channels``: the
+    channel count the model expects; 1 turns grey images stored as RGB into one channel (grey_rgb.py).
     """
     path = Path(path)
     c, layout = resolve_card(path, card, layout, image_size, tile_size)
@@ -87,11 +90,11 @@ def build_dataset(
         root = _split_root(path, split, lambda p: is_segmentation_folder(p))
         dataset = SegmentationDataset(
             root, image_size,
-            mask_suffix=mask_suffix if mask_suffix is not None else (spec.suffix if spec else ""),
+            mask_suffix=mask_suffix if mask_suffix is not None else (spec.suffix if spec else None),
             mapping=mask_mapping if mask_mapping is not None else (spec.mapping if spec else None),
             classes=spec.classes if spec else None,
             images_dir=spec.images_dir if spec else "images", masks_dir=spec.masks_dir if spec else "masks",
-            bands=bands, band_names=bands_names, channels=channels, skip_bad=skip_bad,
+            bands=bands, band_names=bands_names, channels=channels, skip_bad=skip_bad, nodata=nodata,
         )
     elif layout == "geotiff_scenes":
         if labeled:
@@ -112,12 +115,13 @@ def build_dataset(
         dataset = ImageFolderDataset(
             root, image_size, labeled=labeled, extensions=exts, skip_bad=skip_bad, files=files,
             labels=file_labels if labeled else None, classes=classes, bands=bands, band_names=bands_names,
-            channels=channels,
+            channels=channels, nodata=nodata,
         )
         if min_valid:
             dataset = drop_invalid_tiles(dataset, min_valid, nodata)
     if not getattr(dataset, "band_names", None) and c and c.band_names and len(c.band_names) == dataset.in_chans:
         dataset.band_names = list(c.band_names)
+    use_one_channel_if_grey(dataset, want_channels, path)
     dataset.card = c
     dataset.layout = layout
     if cache == "auto" and isinstance(dataset, NpzDataset):
@@ -256,7 +260,7 @@ def _image_files(
         root = path  # every image under every split folder (unlabeled use)
     else:
         root = _split_root(path, split, lambda p: True)
-    files = find_images(root, exts)
+    files = drop_masks_beside_images(find_images(root, exts))
     if labeled:
         from .labels import class_of, index_labels
 

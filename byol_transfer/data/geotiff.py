@@ -80,12 +80,12 @@ def output_band_names(
 def invalid_pixels(array: np.ndarray, nodata: float | None, zero_is_nodata: bool = True) -> np.ndarray:
     """H×W bool: True where a pixel is unusable.
 
-    A pixel is invalid if any band is NaN or equals the nodata value, or (``zero_is_nodata``) if every
+    A pixel is invalid if any band is NaN or infinite or equals the nodata value, or (``zero_is_nodata``) if every
     band is 0 — how scene borders and swath gaps are often stored when no nodata value is declared.
     """
     bad = np.zeros(array.shape[1:], dtype=bool)
     if array.dtype.kind == "f":
-        bad |= np.isnan(array).any(axis=0)
+        bad |= ~np.isfinite(array).all(axis=0)
     if nodata is not None and not (isinstance(nodata, float) and np.isnan(nodata)):
         bad |= (array == nodata).any(axis=0)  # a Python scalar: no wrap-around for e.g. -9999 vs uint16
     if zero_is_nodata:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -23,7 +24,7 @@ from .badfiles import BadFileError, SkipLog
 from .geotiff import BandSpec, output_band_names, resolve_bands
 from .labels import class_of, index_labels
 from .readers import TIFF_SUFFIXES, ImageInfo, decode, probe_image
-from .resize import resize_to_square  # noqa: F401 (re-exported: the historical import path)
+from .resize import UpscaleLog, resize_to_square  # noqa: F401 (resize_to_square: the historical import path)
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,25 @@ def find_images(root: Path, extensions: Sequence[str] = DEFAULT_EXTENSIONS) -> l
     if not files:
         raise UserError(f"no images ({', '.join(sorted(exts))}) found under {root}")
     return [Path(p) for p in sorted(files)]
+
+
+_MASK_BESIDE_IMAGE = re.compile(r"^(?P<image>.+)_mask(?:_\d+)?$")
+
+
+def drop_masks_beside_images(files: Sequence[Path]) -> list[Path]:
+    """Leave out ``x_mask.png`` / ``x_mask_1.png`` when ``x.*`` lies in the same folder: masks, not images.
+
+    The breast-ultrasound set (BUSI) ships ``benign/benign (1).png`` next to ``benign/benign (1)_mask.png``;
+    read as a class folder, every mask would become a training image of its class.
+    """
+    stems = {(p.parent, p.stem) for p in files}
+    masks = [p for p in files if (m := _MASK_BESIDE_IMAGE.match(p.stem)) and (p.parent, m.group("image")) in stems]
+    if not masks:
+        return list(files)
+    log.warning("left out %d mask file(s) lying beside their images (e.g. %s); images/ + masks/ folders are "
+                "read as segmentation data", len(masks), masks[0].name)
+    dropped = set(masks)
+    return [p for p in files if p not in dropped]
 
 
 def first_image(root: Path, extensions: Sequence[str] = DEFAULT_EXTENSIONS) -> Path:
@@ -87,10 +107,12 @@ class ImageFolderDataset(BandDataset):
         bands: Sequence[BandSpec] | None = None,
         band_names: Sequence[str] | None = None,
         channels: int | None = None,
+        nodata: float | None = None,
     ) -> None:
         self.root = Path(root)
         self.image_size = image_size
         self.skip_bad = skip_bad
+        self.nodata = nodata
         candidates = list(files) if files is not None else find_images(self.root, extensions)
         if labels is not None and len(labels) != len(candidates):
             raise ValueError("labels must align with files")
@@ -100,7 +122,7 @@ class ImageFolderDataset(BandDataset):
         self.labeled = labels is not None
         self.classes = list(classes or [])
 
-        kept, self.info, self.skipped = _scan(candidates, skip_bad, channels)
+        kept, self.info, self.skipped = _scan(candidates, skip_bad, channels, image_size)
         self.files = [candidates[i] for i in kept]
         self.bands = resolve_bands(bands, self.info.channels, self.files[0], self.info.band_names, band_names)
         self.labels = [labels[i] for i in kept] if labels is not None else []
@@ -112,7 +134,7 @@ class ImageFolderDataset(BandDataset):
 
     def _read(self, index: int) -> dict[str, Any]:
         path = self.files[index]
-        decoded = decode(path, self.bands)
+        decoded = self.checked(decode(path, self.bands), path)
         if decoded.array.shape[0] != self.in_chans or decoded.array.dtype != np.dtype(self.info.dtype):
             raise BadFileError(
                 f"{path}: {decoded.array.shape[0]} channel(s) of {decoded.array.dtype}, "
@@ -129,11 +151,14 @@ class ImageFolderDataset(BandDataset):
         return sample
 
 
-def _scan(files: Sequence[Path], skip_bad: bool, channels: int | None) -> tuple[list[int], ImageInfo, int]:
+def _scan(
+    files: Sequence[Path], skip_bad: bool, channels: int | None, image_size: int | None = None
+) -> tuple[list[int], ImageInfo, int]:
     """Probe every header; all images must share channel count and dtype (and match ``channels``)."""
     kept: list[int] = []
     reference: ImageInfo | None = None
     skips = SkipLog("image file(s)")
+    upscaled = UpscaleLog(image_size)
     for i, path in enumerate(files):
         try:
             info = probe_image(path)
@@ -145,7 +170,9 @@ def _scan(files: Sequence[Path], skip_bad: bool, channels: int | None) -> tuple[
             continue
         reference = reference or info
         kept.append(i)
+        upscaled.add(path, info)
     skips.report()
+    upscaled.report(len(kept))
     if reference is None:
         raise UserError(f"no readable images left after skipping {len(skips)} bad file(s)")
     return kept, reference, len(skips)

@@ -124,6 +124,12 @@ def _as_nchw(array: np.ndarray, path: Path, split: str) -> np.ndarray:
         raise UserError(f"{path}: {split}_images has shape {array.shape}; expected N×H×W or N×H×W×C")
     if array.dtype.name not in ("uint8", "uint16", "int16", "float32"):
         raise UserError(f"{path}: {split}_images has dtype {array.dtype}; expected uint8, uint16, int16 or float32")
+    if array.dtype.kind == "f":  # NaN/inf would train into a NaN loss blamed on the learning rate
+        bad = ~np.isfinite(array).reshape(len(array), -1).all(axis=1)
+        if bad.any():
+            first = np.nonzero(bad)[0][:5].tolist()
+            raise UserError(f"{path}: {int(bad.sum())} of {len(array)} {split}_images hold NaN or infinite values "
+                            f"(indices {first}{', ...' if bad.sum() > 5 else ''})")
     return np.ascontiguousarray(array)
 
 

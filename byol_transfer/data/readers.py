@@ -43,11 +43,13 @@ class ImageInfo:
 
 @dataclass
 class Decoded:
-    """Pixels plus, for GeoTIFFs, where they are: ``crs`` ("" when none) and the affine ``transform``."""
+    """Pixels plus, for GeoTIFFs, where they are: ``crs`` ("" when none) and the affine ``transform``,
+    and the file's ``nodata`` value (of its first band; None when it declares none)."""
 
     array: np.ndarray
     crs: str | None = None
     transform: tuple[float, ...] | None = None
+    nodata: float | None = None
 
 
 def probe_image(path: Path) -> ImageInfo:
@@ -160,11 +162,12 @@ def _read_gdal(path: Path, bands: Sequence[int] | None) -> Decoded:
                 raise BadFileError(f"{path}: has {src.count} band(s), cannot select bands {list(bands)}")
             array = src.read(indexes=list(bands) if bands is not None else None)
             crs, transform = crs_string(src.crs), tuple(src.transform)[:6]
+            nodata = src.nodata
     except UserError:
         raise
     except Exception as e:
         raise BadFileError(f"{path}: cannot decode image ({type(e).__name__}: {first_line(e)})") from None
-    return Decoded(array, crs, transform)
+    return Decoded(array, crs, transform, nodata)
 
 
 def _check_tiff_blocks(src, path: Path) -> None:  # noqa: ANN001
@@ -197,10 +200,15 @@ def _dtype_name(dtype: str, path: Path) -> str:
 
 
 def _read_pil(path: Path) -> np.ndarray:
-    from PIL import Image
+    from PIL import Image, ImageFile
 
+    # Pillow's opt-in for decoding cut files must stay off: a truncated file is a bad file, not grey pixels
+    if ImageFile.LOAD_TRUNCATED_IMAGES:
+        raise UserError("PIL.ImageFile.LOAD_TRUNCATED_IMAGES is True (set by another library or script); "
+                        "byol-transfer refuses to read damaged images as partly grey: set it to False")
     with Image.open(path) as im:
-        im.load()
+        im.load()  # raises OSError "image file is truncated" for data cut short
+        fmt = im.format
         _, dtype = _pil_layout(im.mode, path)
         if im.mode in ("P", "PA", "CMYK", "YCbCr", "LAB", "HSV"):
             im = im.convert("RGBA" if "A" in im.mode else "RGB")
@@ -213,7 +221,24 @@ def _read_pil(path: Path) -> np.ndarray:
         array = array.transpose(2, 0, 1)
     if array.dtype != np.dtype(dtype):  # Pillow's 32-bit "I" mode holding 16-bit values
         array = array.astype(dtype)
+    if fmt == "JPEG":
+        _check_jpeg_fill(array, path)
     return np.ascontiguousarray(array)
+
+
+def _check_jpeg_fill(array: np.ndarray, path: Path) -> None:
+    """A JPEG whose compressed data stop early (cut mid-file, end marker still there) decodes without an
+    error: libjpeg only warns (Pillow drops the warning) and fills every block it could not decode, through
+    the end of the image, with flat mid-grey (128 in every channel). So an image whose last 8×8 block is
+    exactly 128 everywhere while the rest is not flat grey is a damaged file: an intact JPEG's compression
+    noise practically never lands exactly there. (A picture that is flat 128 grey all over is left alone;
+    its pixels cannot tell a fill from a drawing.)
+    """
+    if array.dtype != np.uint8 or min(array.shape[1:]) < 8:
+        return
+    if bool((array[:, -8:, -8:] == 128).all()) and not bool((array == 128).all()):
+        raise BadFileError(f"{path}: damaged JPEG (its compressed data end early: the last block decodes as "
+                           "libjpeg's flat grey fill)")
 
 
 def _pil_layout(mode: str, path: Path | None = None) -> tuple[int, str]:

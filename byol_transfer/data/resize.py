@@ -5,8 +5,17 @@ Only geometry happens here (so DataLoader batches stack); value scaling waits fo
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+
 import torch
 import torch.nn.functional as F
+
+log = logging.getLogger(__name__)
+
+# Images whose shorter side is below this share of the image size are upscaled more than 2×: worth a
+# warning (a 1×1 thumbnail among 64-px tiles becomes a flat square the model learns nothing from).
+UPSCALE_WARN_SHARE = 0.5
 
 
 def _target(h: int, w: int, size: int) -> tuple[int, int]:
@@ -54,3 +63,23 @@ def resize_mask_to_square(mask: torch.Tensor, size: int | None) -> torch.Tensor:
         new_h, new_w = _target(h, w, size)
         mask = F.interpolate(mask[None, None].float(), size=(new_h, new_w), mode="nearest-exact")[0, 0].long()
     return _centre_crop(mask, size)
+
+
+class UpscaleLog:
+    """Collects images much smaller than the image size during a header scan; one summary warning line."""
+
+    def __init__(self, image_size: int | None) -> None:
+        self.image_size = image_size
+        self.small: list[Path] = []
+
+    def add(self, path: Path, info) -> None:  # noqa: ANN001 (readers.ImageInfo)
+        if self.image_size and min(info.height, info.width) < UPSCALE_WARN_SHARE * self.image_size:
+            self.small.append(Path(path))
+
+    def report(self, total: int) -> None:
+        if not self.small:
+            return
+        names = ", ".join(p.name for p in self.small[:5]) + (", ..." if len(self.small) > 5 else "")
+        log.warning("%d of %d images are smaller than %d px (half the %d-px image size) and are upscaled "
+                    "more than 2x: %s", len(self.small), total, int(UPSCALE_WARN_SHARE * self.image_size),
+                    self.image_size, names)

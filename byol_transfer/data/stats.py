@@ -47,8 +47,12 @@ class BandStats:
         zero_is_nodata: bool = False,
         reservoir: int = 200_000,
         seed: int = 0,
+        where: str = "stats",
+        band_names: list[str] | None = None,
     ) -> None:
         self.channels, self.dtype = channels, str(dtype)
+        self.where, self.band_names = where, list(band_names or [])
+        self.band_valid = np.zeros(channels, dtype=np.int64)  # per band, values that are valid on their own
         self.nodata, self.zero_is_nodata = nodata, zero_is_nodata
         self.images = 0
         self.exact = self.dtype in _HISTOGRAM_OFFSET
@@ -72,6 +76,10 @@ class BandStats:
         if image.shape[0] != self.channels:
             raise UserError(f"stats: an image has {image.shape[0]} bands, expected {self.channels}")
         self.images += 1
+        own_bad = ~np.isfinite(image) if image.dtype.kind == "f" else np.zeros(image.shape, dtype=bool)
+        if self.nodata is not None and np.isfinite(self.nodata):
+            own_bad |= image == self.nodata
+        self.band_valid += image[0].size - own_bad.reshape(self.channels, -1).sum(axis=1)
         valid = ~invalid_pixels(image, self.nodata, self.zero_is_nodata)
         values = image[:, valid]  # C×N valid pixels
         if values.shape[1] == 0:
@@ -108,13 +116,25 @@ class BandStats:
             self.sample[b] = _reservoir(self.sample[b], values[b], self.seen[b], self.capacity, self.rng)
             self.seen[b] += n
 
+    def _no_valid_pixels(self, band: int) -> UserError:
+        """Which band holds no data at all (every value NaN or nodata), else why no pixel is valid."""
+        dead = [int(b) for b in np.nonzero(self.band_valid == 0)[0]]
+        named = lambda b: f"band {b + 1}" + (f" ({self.band_names[b]})" if len(self.band_names) == self.channels else "")  # noqa: E731
+        rules = ["NaN or infinite"] + ([f"the nodata value {self.nodata:g}"] if self.nodata is not None else [])
+        if dead:
+            return UserError(f"{self.where}: no valid pixels in {', '.join(map(named, dead))} of {self.images} "
+                             f"image(s) (every value is {' or '.join(rules)})")
+        rules += ["0 in every band"] if self.zero_is_nodata else []
+        return UserError(f"{self.where}: no valid pixels in {named(band)} of {self.images} image(s): every pixel "
+                         f"has a band that is {' or '.join(rules)}")
+
     def result(self, scaling: ScalingSpec | None = None) -> dict[str, Any]:
         """Raw statistics plus mean/std after ``scaling`` (None: no scaling)."""
         if self.exact:
             self._flush()
             counts = self.hist.sum(axis=1)
             if (counts == 0).any():
-                raise UserError(f"stats: no valid pixels in band {int(np.argmin(counts)) + 1}")
+                raise self._no_valid_pixels(int(np.argmin(counts)))
             values = np.arange(self.hist.shape[1], dtype=np.float64) - self.offset
             p1 = [_hist_quantile(h, values, 0.01) for h in self.hist]
             p99 = [_hist_quantile(h, values, 0.99) for h in self.hist]
@@ -126,7 +146,7 @@ class BandStats:
             pixels = counts.tolist()
         else:
             if (self.count == 0).any():
-                raise UserError(f"stats: no valid pixels in band {int(np.argmin(self.count)) + 1}")
+                raise self._no_valid_pixels(int(np.argmin(self.count)))
             p1 = [float(np.percentile(s, 1)) for s in self.sample]
             p99 = [float(np.percentile(s, 99)) for s in self.sample]
             raw_mean = self.mean.tolist()
@@ -247,13 +267,16 @@ def compute_stats(
     num_workers: int = 0,
     seed: int = 0,
     progress: bool = False,
+    where: str = "stats",
 ) -> dict[str, Any]:
-    """Statistics over ``dataset`` (every image, or ``max_images`` drawn at random with ``seed``)."""
+    """Statistics over ``dataset`` (every image, or ``max_images`` drawn at random with ``seed``);
+    ``where`` (the data folder) starts the message when a band has no valid pixel."""
     from tqdm.auto import tqdm
 
     nodata, zero_is_nodata = dataset_nodata(dataset)
     dtype = str(torch.empty(0, dtype=dataset.dtype).numpy().dtype)
-    stats = BandStats(dataset.in_chans, dtype, nodata, zero_is_nodata, seed=seed)
+    stats = BandStats(dataset.in_chans, dtype, nodata, zero_is_nodata, seed=seed, where=where,
+                      band_names=list(getattr(dataset, "band_names", []) or []))
     source: Dataset = dataset
     if max_images is not None and max_images < len(dataset):
         order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(seed))[:max_images]

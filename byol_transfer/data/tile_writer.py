@@ -17,6 +17,7 @@ from typing import Sequence
 
 from ..errors import UserError
 from ..io import atomic_path, atomic_write_text
+from ..outputs import write_error
 from .badfiles import BadFileError, first_line
 from .geotiff import BandSpec, invalid_pixels, resolve_bands
 from .readers import open_raster, probe_raster
@@ -52,18 +53,21 @@ def write_tiles(
     if not 0.0 <= min_valid <= 1.0:
         raise UserError(f"--min-valid must be between 0 and 1, got {min_valid}")
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     report = TileReport()
     rows: list[dict] = []
-    for scene in map(Path, scenes):
+    for scene in map(Path, scenes):  # every scene's problems before the first tile is written
         if not scene.is_file():
             raise UserError(f"scene not found: {scene}")
+        if len(scenes) > 1:  # one scene: the tiling pass itself writes nothing before it finds a tile
+            _check_has_data(scene, nodata)
+    for scene in map(Path, scenes):
         info = probe_raster(scene)
         indexes = resolve_bands(bands, info.channels, scene, info.band_names, band_names)
         windows = window_grid(info.height, info.width, size, stride or size)
         if not windows:
             raise UserError(f"{scene}: {info.width}×{info.height} px is smaller than one {size}-px tile")
         kept = skipped = 0
+        best = 0.0  # the highest valid fraction of any window: 0 means the scene holds no data at all
         try:
             with open_raster(scene) as src:
                 scene_nodata = src.nodata if nodata is None else nodata
@@ -71,6 +75,7 @@ def write_tiles(
                 for window in windows:
                     array = src.read(indexes=indexes, window=window.rasterio())
                     valid = 1.0 - float(invalid_pixels(array, scene_nodata).mean())
+                    best = max(best, valid)
                     if valid < min_valid:
                         skipped += 1
                         continue
@@ -81,6 +86,7 @@ def write_tiles(
                         "transform": src.window_transform(window.rasterio()),
                         "nodata": scene_nodata, "compress": compress,
                     }
+                    out.mkdir(parents=True, exist_ok=True)  # only once there is a tile to write
                     with atomic_path(out / name) as tmp:
                         import rasterio
 
@@ -95,8 +101,16 @@ def write_tiles(
                     kept += 1
         except UserError:
             raise
+        except OSError as e:
+            if write_error(e) is not None:  # a full disk or a read-only --out is not the scene's fault
+                raise
+            raise BadFileError(f"{scene}: cannot read pixels ({type(e).__name__}: {first_line(e)})") from None
         except Exception as e:
             raise BadFileError(f"{scene}: cannot read pixels ({type(e).__name__}: {first_line(e)})") from None
+        if kept == 0:
+            what = ("every pixel is nodata" + (f" ({scene_nodata:g})" if scene_nodata is not None else "")
+                    + ", NaN or 0 in every band") if best == 0 else f"the best window has {best:.0%} valid pixels"
+            raise UserError(f"{scene}: no {size}-px tile has at least {min_valid:.0%} valid pixels ({what})")
         report.per_scene[str(scene)] = (kept, skipped)
         report.kept += kept
         report.skipped += skipped
@@ -107,3 +121,27 @@ def write_tiles(
     writer.writerows(rows)
     atomic_write_text(out / INDEX_NAME, buffer.getvalue())
     return report
+
+
+# A scene is looked at once at this resolution (nearest neighbour) before any tile is written
+OVERVIEW_PX = 512
+
+
+def _check_has_data(scene: Path, nodata: float | None) -> None:
+    """Refuse a scene whose overview holds no valid pixel (all nodata, NaN or 0), naming it.
+
+    A read at most OVERVIEW_PX on a side, so that one empty scene among several stops the command before
+    the others' tiles are written; the tiling pass still refuses a scene that yields no tile.
+    """
+    info = probe_raster(scene)
+    scale = max(1.0, max(info.height, info.width) / OVERVIEW_PX)
+    shape = (info.channels, max(1, round(info.height / scale)), max(1, round(info.width / scale)))
+    try:
+        with open_raster(scene) as src:
+            overview = src.read(out_shape=shape)
+            scene_nodata = src.nodata if nodata is None else nodata
+    except Exception as e:  # noqa: BLE001 (rasterio raises several types for damaged files)
+        raise BadFileError(f"{scene}: cannot read pixels ({type(e).__name__}: {first_line(e)})") from None
+    if invalid_pixels(overview, scene_nodata).all():
+        value = f" ({scene_nodata:g})" if scene_nodata is not None else ""
+        raise UserError(f"{scene}: the scene holds no data (every pixel is nodata{value}, NaN or 0 in every band)")

@@ -10,6 +10,7 @@ downloaded: a local timm checkpoint (``.safetensors``, or ``.pth``/``.bin`` read
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,8 @@ from ..augment.scaling import Normalize, ValueScaling
 from ..augment.views import EvalTransform
 from ..config import RecipeConfig, ScalingSpec, from_dict
 from ..errors import UserError
-from ..models.backbones import create_backbone, feature_dim
+from ..models.backbones import check_backbone_name, create_backbone, feature_dim
+from ..models.finite import require_finite
 from ..train.export import load_strict, read_export
 from .features import state_fingerprint
 
@@ -68,6 +70,40 @@ def parse_backbone_specs(specs: Sequence[str]) -> list[tuple[str, str]]:
     return parsed
 
 
+def expected_in_chans(specs: Sequence[str], recipe: str | None) -> int | None:
+    """The channel count the inits will want, known before any data are read: the first export's
+    ``in_chans``, else the fixed count of ``recipe`` (None when neither says; the data decide)."""
+    from ..train.export import sidecar_path
+
+    for _, target in parse_backbone_specs(specs):
+        sidecar = sidecar_path(Path(target))
+        if target != RANDOM and sidecar.is_file():
+            try:
+                value = json.loads(sidecar.read_text()).get("in_chans")
+            except (json.JSONDecodeError, AttributeError, OSError):
+                continue
+            if isinstance(value, int):
+                return value
+    if recipe:
+        count = load_recipe(recipe).channels.count
+        return count if isinstance(count, int) else None
+    return None
+
+
+def check_before_data(specs: Sequence[tuple[str, str]], arch: str | None, recipe: str | None) -> None:
+    """What the inits need that costs no data: weights files exist, ``arch`` is a timm name, the recipe loads.
+
+    ``specs``: parsed ``(name, target)`` pairs (:func:`parse_backbone_specs`).
+    """
+    for name, target in specs:
+        if target != RANDOM and not Path(target).is_file():
+            raise UserError(f"--backbone {name}={target}: weights file not found")
+    if arch:
+        check_backbone_name(arch, "--arch")
+    if recipe:
+        load_recipe(recipe)
+
+
 def _read_weights(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     if path.suffix == ".safetensors":
         return read_export(path)
@@ -81,6 +117,7 @@ def _read_weights(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         state = state["state_dict"]
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise UserError(f"{path}: expected a state dict of tensors in timm key names")
+    require_finite(state, str(path))
     return state, {}
 
 

@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from ..augment.views import EvalTransform
+from ..data.badfiles import BadFileError, first_line
 from ..errors import UserError
 from ..eval.inits import eval_transform_from_sidecar
 from ..io import atomic_path
@@ -151,8 +152,11 @@ def _read(path: Path) -> tuple[np.ndarray, dict | None]:
     from ..data.readers import decode, open_raster
 
     if path.suffix.lower() in TIFF_SUFFIXES:
-        with open_raster(path) as src:
-            return src.read(), {"crs": src.crs, "transform": src.transform}
+        try:
+            with open_raster(path) as src:
+                return src.read(), {"crs": src.crs, "transform": src.transform, "nodata": src.nodata}
+        except Exception as e:  # noqa: BLE001 (rasterio raises several types for damaged files)
+            raise BadFileError(f"{path}: cannot decode image ({type(e).__name__}: {first_line(e)})") from None
     return decode(path).array, None
 
 
@@ -178,9 +182,21 @@ def _write(mask: np.ndarray, out: Path, georef: dict | None) -> Path:
 
 
 def predict_folder(model_dir: str | Path, data: str | Path, out_dir: str | Path, overlap: float = 0.25,
-                   batch_size: int = 8, device: str | torch.device = "cpu", progress: bool = True) -> list[Path]:
-    """Predict every image of ``data`` with the model in ``model_dir``; masks go to ``out_dir``."""
+                   batch_size: int = 8, device: str | torch.device = "cpu", progress: bool = True,
+                   skip_bad: bool = False) -> list[Path]:
+    """Predict every image of ``data`` with the model in ``model_dir``; masks go to ``out_dir``.
+
+    Every header is checked before the first mask is written; a file damaged in its middle (or holding
+    NaN/inf or only nodata) is found when it is read. Either stops the run naming the file (masks already
+    written stay, each complete), or with ``skip_bad`` is skipped and counted: no mask is ever written for
+    an image that could not be read. A 1-channel model reads grey images stored as RGB as one channel.
+    """
     from tqdm.auto import tqdm
+
+    from ..data.badfiles import SkipLog
+    from ..data.grey_rgb import is_grey_rgb
+    from ..data.pixel_checks import check_pixels
+    from ..data.readers import probe_image
 
     model_dir = resolve_model_dir(model_dir)
     model, meta = load_segmentation_model(model_dir)
@@ -190,18 +206,46 @@ def predict_folder(model_dir: str | Path, data: str | Path, out_dir: str | Path,
     transform.to(device)
     in_chans, tile, classes = int(meta["in_chans"]), int(meta["tile_size"]), list(meta["classes"])
     files, root = input_files(data)
+    skips = SkipLog("image file(s)")
+
+    def refuse(error: UserError) -> None:
+        if not skip_bad:
+            raise error
+        skips.add(error)
+
+    readable = []
+    for path in files:  # headers first: a cut file stops the run before any mask is written
+        try:
+            probe_image(path)
+            readable.append(path)
+        except UserError as e:
+            refuse(e)
     out_dir = Path(out_dir)
     written = []
-    for path in tqdm(files, disable=not progress, desc="predict", unit="image", dynamic_ncols=True):
-        array, georef = _read(path)
+    for path in tqdm(readable, disable=not progress, desc="predict", unit="image", dynamic_ncols=True):
+        try:
+            array, georef = _read(path)
+        except UserError as e:
+            refuse(e)
+            continue
+        if in_chans == 1 and is_grey_rgb(array):
+            array = array[:1]  # grey stored as RGB
         if array.shape[0] != in_chans:
             raise UserError(f"{path}: {array.shape[0]} band(s), but the model in {model_dir} takes {in_chans}")
+        try:
+            check_pixels(array, path, georef.get("nodata") if georef else None, zero_is_nodata=georef is not None)
+        except UserError as e:
+            refuse(e)
+            continue
         scale = resize_factor(meta.get("resize"), array.shape[1], array.shape[2], tile)
         classes_map = predict_image(model, torch.from_numpy(np.ascontiguousarray(array)), transform, len(classes),
                                     tile, overlap, batch_size, device, scale)
         dtype = np.uint8 if len(classes) <= 256 else np.uint16
         target = out_dir / path.relative_to(root)
         written.append(_write(classes_map.numpy().astype(dtype), target, georef))
+    skips.report()
+    if not written:
+        raise UserError(f"--data {data}: no readable image left to predict ({len(skips)} skipped)")
     log.info("wrote %d mask(s) to %s (class indices: %s)", len(written), out_dir,
              ", ".join(f"{i}={c}" for i, c in enumerate(classes)))
     return written

@@ -36,6 +36,7 @@ from ..augment.views import EvalTransform
 from ..errors import UserError
 from ..io import atomic_path, atomic_write_text
 from ..models.backbones import create_backbone
+from ..models.finite import require_finite
 from ..train.export import load_strict, read_export
 
 log = logging.getLogger(__name__)
@@ -247,6 +248,7 @@ def load_segmentation_model(model_dir: str | Path) -> tuple[nn.Module, dict[str,
         weights = load_file(str(weights_path))
     except Exception as e:
         raise UserError(f"{weights_path}: not a readable safetensors file ({type(e).__name__})") from None
+    require_finite(weights, str(weights_path))
     model = create_segmentation_model(meta["arch"], meta["encoder"], int(meta["in_chans"]), len(meta["classes"]),
                                       **meta.get("arch_kwargs", {}))
     load_strict(model, weights, str(weights_path))

@@ -152,7 +152,8 @@ def _batches(n: int, batch_size: int, min_samples: int, generator: torch.Generat
     order = torch.cat([torch.randperm(n, generator=generator) for _ in range(repeats)])
     batches = list(order.split(batch_size))
     if len(batches) > 1 and len(batches[-1]) == 1:  # never a one-sample batch (BN batch statistics)
-        batches[-2] = torch.cat([batches[-2], batches.pop()])
+        last = batches.pop()  # popped first: indexing [-2] after the pop would pick the wrong batch
+        batches[-1] = torch.cat([batches[-1], last])
     return batches
 
 

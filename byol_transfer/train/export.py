@@ -21,6 +21,7 @@ from ..config import PretrainConfig, from_dict
 from ..errors import UserError
 from ..io import atomic_path, atomic_write_text
 from ..models.backbones import create_backbone
+from ..models.finite import require_finite
 from .checkpoint import load_checkpoint
 
 ONLINE_PREFIX = "online_encoder."
@@ -42,6 +43,8 @@ def export_backbone(run_or_ckpt: str | Path, out: str | Path) -> tuple[Path, dic
         for key, tensor in state["model"].items()
         if key.startswith(ONLINE_PREFIX)
     }
+    # the whole BYOL state, not only the exported part: NaN anywhere means the run diverged
+    require_finite(state["model"], f"{run_or_ckpt} (checkpoint)")
     in_chans = int(cfg.model.in_chans or 0)
     # Build the architecture and load strictly: an export that timm cannot load is never written.
     backbone = create_backbone(cfg.model.backbone, in_chans)
@@ -78,6 +81,7 @@ def read_export(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, An
         weights = load_file(str(path))
     except Exception as e:
         raise UserError(f"{path}: not a readable safetensors file ({type(e).__name__})") from None
+    require_finite(weights, str(path))
     meta_file = sidecar_path(path)
     meta = json.loads(meta_file.read_text()) if meta_file.is_file() else {}
     return weights, meta

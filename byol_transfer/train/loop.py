@@ -21,20 +21,24 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from ..augment.recipes import build_two_views
-from ..config import PretrainConfig, from_dict, save_yaml_atomic, to_dict
+from ..config import PretrainConfig, device_problem, from_dict, save_yaml_atomic, to_dict
 from ..data.cache import InMemoryDataset
 from ..errors import UserError
-from ..io import atomic_write_text
+from ..io import atomic_write_text, remove_stale_temps, stale_temps
 from ..models.backbones import create_backbone, feature_dim
 from ..models.byol import BYOL, collapse_score
 from ..models.ema import ema_tau
-from .checkpoint import CHECKPOINT_NAME, load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from ..models.finite import first_non_finite, require_finite
+from .checkpoint import (
+    CHECKPOINT_NAME, NonFiniteState, load_checkpoint, rng_state, save_checkpoint, set_rng_state,
+)
 from .distributed import (
     DistContext, EpochSampler, gather_objects, init_distributed, mean_over_ranks, per_rank_batch, prepare_batchnorm,
     shutdown_distributed,
 )
 from .monitor import KnnMonitor
-from .optim import build_optimizer, build_scheduler
+from .optim import build_optimizer, build_scheduler, lr_factor, scaled_lr
+from .resume import check_resume_config
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +49,7 @@ METRIC_COLUMNS = [
 
 
 class TrainingDiverged(Exception):
-    """The loss became NaN or infinite; the last good checkpoint is kept."""
+    """The loss or the weights became NaN or infinite; the last good (finite) checkpoint is kept."""
 
 
 @dataclass
@@ -58,12 +62,22 @@ class PretrainResult:
 
 
 def resolve_device(name: str) -> torch.device:
+    problem = device_problem(name)
+    if problem:
+        raise UserError(f"--device {problem}")
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(name)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise UserError(f"--device {name}: CUDA is not available on this machine")
     return device
+
+
+def check_model_channels(cfg: PretrainConfig, channels: int, where: str) -> None:
+    """``model.in_chans`` (set, or taken from a checkpoint on resume) must be the data's channel count."""
+    if cfg.model.in_chans and cfg.model.in_chans != channels:
+        raise UserError(f"{where}: the images have {channels} channel(s) but the model takes "
+                        f"{cfg.model.in_chans} (model.in_chans; on --resume, the checkpoint's)")
 
 
 def total_steps(cfg: PretrainConfig, dataset_size: int) -> int:
@@ -74,7 +88,7 @@ def total_steps(cfg: PretrainConfig, dataset_size: int) -> int:
             "lower --batch-size"
         )
     steps = cfg.train.epochs * steps_per_epoch
-    return min(steps, cfg.train.max_steps) if cfg.train.max_steps else steps
+    return min(steps, cfg.train.max_steps) if cfg.train.max_steps is not None else steps
 
 
 def pretrain(
@@ -86,18 +100,24 @@ def pretrain(
     stop_after_steps: int | None = None,
     progress: bool = True,
     monitor: KnnMonitor | None = None,
+    allow_config_change: bool = False,
 ) -> PretrainResult:
     """Train BYOL on ``dataset`` (samples with an ``"image"`` tensor) and write ``run_dir``.
 
     ``stop_after_steps`` pauses the run after that many optimiser steps *without* changing its
     schedule (for job time limits); ``resume=True`` continues it later. ``monitor`` (see monitor.py)
     adds the online encoder's k-NN accuracy on a labelled set to metrics.csv every ``monitor.every`` steps.
-    Under ``torchrun`` every process calls this; see distributed.py for what changes.
+    Under ``torchrun`` every process calls this; see distributed.py for what changes. On resume, a
+    config that differs from the checkpoint's in what shapes the trajectory (batch size, LR, schedule)
+    is refused unless ``allow_config_change`` (resume.py).
     """
     run_dir = Path(run_dir)
+    if stop_after_steps is not None and stop_after_steps < 1:
+        raise UserError(f"--stop-after-steps must be >= 1, got {stop_after_steps}")
     ctx, device, created_group = init_distributed(resolve_device(cfg.train.device))
     try:
-        return _pretrain(cfg, dataset, run_dir, ctx, device, resume, stop_after_steps, progress, monitor)
+        return _pretrain(cfg, dataset, run_dir, ctx, device, resume, stop_after_steps, progress, monitor,
+                         allow_config_change)
     finally:
         if created_group:
             shutdown_distributed()
@@ -105,13 +125,21 @@ def pretrain(
 
 def _pretrain(
     cfg: PretrainConfig, dataset: Dataset, run_dir: Path, ctx: DistContext, device: torch.device, resume: bool,
-    stop_after_steps: int | None, progress: bool, monitor: KnnMonitor | None,
+    stop_after_steps: int | None, progress: bool, monitor: KnnMonitor | None, allow_config_change: bool,
 ) -> PretrainResult:
-    run_dir.mkdir(parents=True, exist_ok=True)
     ckpt_path = run_dir / CHECKPOINT_NAME
+    check_model_channels(cfg, getattr(dataset, "in_chans"), cfg.data.path or "the data")
     in_chans = cfg.model.in_chans or getattr(dataset, "in_chans")
     input_dtype = getattr(dataset, "dtype", torch.uint8)
     local_batch = per_rank_batch(cfg.data.batch_size, ctx)
+    config_dict = to_dict(cfg)
+    config_dict["model"]["in_chans"] = in_chans
+    state, trajectory_changes = None, {}
+    if resume:
+        state, trajectory_changes = _checkpoint_to_resume(ckpt_path, config_dict, allow_config_change)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if ctx.is_main:
+        _remove_stale_temps(run_dir)
 
     # --- model, views, optimiser ------------------------------------------------------------------
     torch.manual_seed(cfg.train.seed)  # the same initial weights on every rank
@@ -132,12 +160,15 @@ def _pretrain(
     scheduler = build_scheduler(optimizer, cfg.optim, K)
 
     step = 0
-    if resume and ckpt_path.exists():
-        state = load_checkpoint(ckpt_path)
-        model.load_state_dict(state["model"], strict=True)
+    saved_step: int | None = None  # the step of the last checkpoint this run wrote or resumed from
+    if state is not None:
+        model.load_state_dict(state["model"], strict=True)  # shapes were compared in check_resume_config
+        fresh_groups = [{k: v for k, v in g.items() if k != "params"} for g in optimizer.param_groups]
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
-        step = int(state["step"])
+        step = saved_step = int(state["step"])
+        if trajectory_changes:
+            _apply_new_hyperparameters(optimizer, scheduler, fresh_groups, cfg, step, K)
         rng_per_rank = state.get("rng_per_rank") or [state["rng"]]
         if len(rng_per_rank) == ctx.world_size:
             set_rng_state(rng_per_rank[ctx.rank])
@@ -147,10 +178,6 @@ def _pretrain(
         if ctx.is_main:
             _truncate_metrics(run_dir / "metrics.csv", step)
         log.info("resumed %s at step %d of %d", run_dir, step, K)
-    elif resume:
-        log.warning("--resume: no checkpoint in %s yet, starting from scratch", run_dir)
-    config_dict = to_dict(cfg)
-    config_dict["model"]["in_chans"] = in_chans
     if ctx.is_main:
         save_yaml_atomic(config_dict, run_dir / "config.yaml")
     # DDP averages the online network's gradients; the target has none and follows by the same EMA on
@@ -181,15 +208,25 @@ def _pretrain(
         log.warning("this CPU has no native bf16 support: bf16 autocast will be much slower than fp32 "
                     "(use --set train.precision=fp32)")
 
+    def kept() -> str:
+        if saved_step is None:
+            return "no checkpoint was written by this run"
+        return f"last good checkpoint: {ckpt_path} (step {saved_step}, all tensors finite)"
+
     def save(at_step: int) -> None:
+        nonlocal saved_step
         rng_per_rank = gather_objects(rng_state(), ctx)  # a collective: every rank takes part
         if ctx.is_main:
-            save_checkpoint(ckpt_path, {
-                "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(), "step": at_step, "total_steps": K,
-                "rng": rng_per_rank[0], "rng_per_rank": rng_per_rank, "config": config_dict,
-                "world_size": ctx.world_size,
-            })
+            try:
+                save_checkpoint(ckpt_path, {
+                    "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(), "step": at_step, "total_steps": K,
+                    "rng": rng_per_rank[0], "rng_per_rank": rng_per_rank, "config": config_dict,
+                    "world_size": ctx.world_size,
+                })
+            except NonFiniteState as e:
+                raise TrainingDiverged(f"{e} at step {at_step}; not saved; {kept()}. Lower optim.base_lr") from None
+        saved_step = at_step
 
     # --- the loop ---------------------------------------------------------------------------------
     stop_at = K if stop_after_steps is None else min(K, step + stop_after_steps)
@@ -213,9 +250,8 @@ def _pretrain(
         loss_value = mean_over_ranks(out.loss, ctx).item()  # the global batch's loss; NaN anywhere stops all
         if not math.isfinite(loss_value):
             bar.close()
-            kept = f"last good checkpoint: {ckpt_path}" if ckpt_path.exists() else "no checkpoint was written yet"
             raise TrainingDiverged(
-                f"loss became {loss_value} at step {step}; {kept}. Lower optim.base_lr "
+                f"loss became {loss_value} at step {step}; {kept()}. Lower optim.base_lr "
                 "or use --set train.precision=fp32"
             )
         optimizer.zero_grad(set_to_none=True)
@@ -225,6 +261,16 @@ def _pretrain(
         tau = ema_tau(step, K, cfg.ema.base_tau)
         model.update_target(tau)
         step += 1
+        # The loss above was computed before this update; weights it made NaN/inf would otherwise be
+        # saved before the next loss shows them.
+        # the optimised weights; the target follows them by EMA, and every save checks the whole state
+        bad = first_non_finite((n, p) for n, p in model.named_parameters() if p.requires_grad)
+        if bad is not None:
+            bar.close()
+            raise TrainingDiverged(
+                f"weight {bad!r} became NaN or infinite in optimiser step {step} (lr "
+                f"{optimizer.param_groups[0]['lr']:.3g}); not saved; {kept()}. Lower optim.base_lr"
+            )
         images_since_log += images.shape[0] * ctx.world_size
 
         knn_due = monitor is not None and ctx.is_main and monitor.due(step, stop_at)
@@ -252,6 +298,46 @@ def _pretrain(
     if metrics is not None:
         metrics.close()
     return PretrainResult(run_dir, step, loss_value, ckpt_path, model)
+
+
+def _checkpoint_to_resume(ckpt_path: Path, config_dict: dict, allow_config_change: bool) -> tuple[dict | None, dict]:
+    """The checkpoint to continue from (None: start from scratch) and the accepted config changes."""
+    if not ckpt_path.exists():
+        if stale_temps(ckpt_path.parent, CHECKPOINT_NAME):
+            log.warning("--resume: no checkpoint was completed in %s; the first save was interrupted (its partial "
+                        "file is removed); starting from scratch", ckpt_path.parent)
+        else:
+            log.warning("--resume: no checkpoint in %s yet, starting from scratch", ckpt_path.parent)
+        return None, {}
+    state = load_checkpoint(ckpt_path)
+    changes = check_resume_config(state["config"], config_dict, str(ckpt_path), allow_config_change)
+    require_finite(state["model"], str(ckpt_path))  # it may predate the finite check on save
+    return state, changes
+
+
+def _remove_stale_temps(run_dir: Path) -> None:
+    """Temp files of writes a kill interrupted (they once piled up to 75 MB in a run folder)."""
+    removed, nbytes = remove_stale_temps(run_dir)
+    if removed:
+        log.info("removed %d stale temp file(s) (%d bytes) left in %s by interrupted writes", removed, nbytes, run_dir)
+
+
+def _apply_new_hyperparameters(optimizer: torch.optim.Optimizer, scheduler: torch.optim.lr_scheduler.LambdaLR,
+                               fresh_groups: list[dict], cfg: PretrainConfig, step: int, total: int) -> None:
+    """After loading a checkpoint with ``--allow-config-change``: the *new* LR scale and optimiser settings.
+
+    ``load_state_dict`` restores the old learning rate (and its batch-size scaling) into the optimiser and
+    the scheduler; without this the new batch size would train with the old scale.
+    """
+    for group, fresh in zip(optimizer.param_groups, fresh_groups):
+        group.update(fresh)  # includes "initial_lr", the new peak LR the scheduler scales
+    scheduler.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
+    factor = lr_factor(step, total, cfg.optim.warmup_fraction, cfg.optim.final_lr_fraction)
+    for group in optimizer.param_groups:
+        group["lr"] = group["initial_lr"] * factor
+    log.warning("learning rate scale now: base_lr %g x batch %d / 256 = %g (peak); %g at step %d of %d",
+                cfg.optim.base_lr, cfg.data.batch_size, scaled_lr(cfg.optim, cfg.data.batch_size),
+                optimizer.param_groups[0]["lr"], step, total)
 
 
 def _cpu_has_native_bf16() -> bool:

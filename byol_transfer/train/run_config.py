@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..augment.recipes import load_recipe, recipe_path
+from ..augment.recipes import check_recipe_ops, load_recipe, recipe_path
 from ..config import PretrainConfig, apply_overrides, from_dict, read_yaml, to_dict
 
 
@@ -37,4 +37,6 @@ def resolve_config(
         section, name = key.split(".")
         base.setdefault(section, {})[name] = value
     apply_overrides(base, sets)
-    return from_dict(PretrainConfig, base, where if not sets else f"{where} (with --set)")
+    cfg = from_dict(PretrainConfig, base, where if not sets else f"{where} (with --set)")
+    check_recipe_ops(cfg.recipe)  # --set may have changed an op: checked before any data are read
+    return cfg

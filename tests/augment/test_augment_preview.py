@@ -35,7 +35,7 @@ def test_preview_of_rgb_photos_has_the_grid_size(tmp_path, capsys):
     out = tmp_path / "views.png"
     assert main(["-q", "preview", "--config", "natural_rgb", "--data", str(data), "--out", str(out), "--n", "3"]) == 0
     with Image.open(out) as im:
-        assert im.size == grid_size(3, 20) == (3 * 20 + 8, 3 * 20 + 8)
+        assert im.size == grid_size(3, 20) == (3 * 100 + 8, 3 * 100 + 8)  # 20 px cells enlarged 5x to 100
         pixels = np.asarray(im)
     assert pixels.std() > 10  # not a blank canvas
     assert "3 images" in capsys.readouterr().out

@@ -12,11 +12,13 @@ from __future__ import annotations
 import importlib
 import inspect
 import pkgutil
+import typing
 from dataclasses import dataclass
 from typing import Any, Callable, Literal
 
 from torch import nn
 
+from ...config import range_problem
 from ...errors import UserError
 from ...registry import Registry
 
@@ -67,13 +69,8 @@ def build_op(
     where: str,
 ) -> nn.Module:
     """One op from its recipe entry, after checking it fits the data. ``where`` names the recipe."""
-    if "op" not in spec:
-        raise UserError(f"{where}: an op entry has no 'op' key: {spec}")
-    params = dict(spec)
-    name = params.pop("op")
-    info = OPS.get(name) if name in OPS else None
-    if info is None:
-        raise UserError(f"{where}: unknown op {name!r}; known ops: {', '.join(OPS.names())}")
+    info, params = _known_op(spec, where)
+    name = info.name
     if info.channels == "rgb" and not (rgb and in_chans == 3):
         raise UserError(
             f"{where}: op {name!r} needs 3-channel RGB data, but the data have {in_chans} channel(s)"
@@ -86,19 +83,63 @@ def build_op(
             f"{where}: op {name!r} assumes values in [0, 1], but this recipe's scaling does not put "
             "the data there (set scaling, or drop the op)"
         )
+    return _build(info, params, image_size, in_chans, where)
+
+
+def check_op_spec(spec: Any, where: str, in_chans: int | None) -> None:
+    """Check one recipe entry without data: op name, parameter names, number types, ``p`` in [0, 1].
+
+    With a known channel count the op is also built once (its own checks: e.g. a blur σ range, a
+    kernel size), so that a bad value is reported when the recipe is loaded, naming file, op and key.
+    """
+    info, params = _known_op(spec, where)
+    hints = typing.get_type_hints(info.build)
+    for key, value in params.items():
+        expected = hints.get(key)
+        if expected in (int, float) and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise UserError(f"{where}: op {info.name!r}: {key!r} must be a number, got {value!r}")
+        if typing.get_origin(expected) is list and not _numbers(value):
+            raise UserError(f"{where}: op {info.name!r}: {key!r} must be a number or a list of numbers, "
+                            f"got {value!r}")
+    if "p" in params and (problem := range_problem(params["p"], PROBABILITY)):
+        raise UserError(f"{where}: op {info.name!r}: 'p' (a probability) {problem}")
+    if in_chans is not None:
+        _build(info, params, TRIAL_IMAGE_SIZE, in_chans, where)
+
+
+PROBABILITY = {"ge": 0, "le": 1}
+TRIAL_IMAGE_SIZE = 64  # load-time check build; the real size only matters for size-derived defaults
+_RESERVED = ("image_size", "in_chans")  # supplied by the recipe builder, not by YAML
+
+
+def _numbers(value: Any) -> bool:
+    items = value if isinstance(value, (list, tuple)) else [value]
+    return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in items)
+
+
+def _known_op(spec: Any, where: str) -> tuple[OpInfo, dict[str, Any]]:
+    """The op an entry names and its parameters, checked against the builder's signature."""
+    if not isinstance(spec, dict) or "op" not in spec:
+        raise UserError(f"{where}: an op entry needs an 'op' key, got {spec!r}")
+    params = dict(spec)
+    name = params.pop("op")
+    if not isinstance(name, str) or name not in OPS:
+        raise UserError(f"{where}: unknown op {name!r}; known ops: {', '.join(OPS.names())}")
+    info = OPS.get(name)
     accepted = inspect.signature(info.build).parameters
     takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values())
     for key in params:
         if key in _RESERVED or (key not in accepted and not takes_any):
             allowed = [k for k in accepted if k not in _RESERVED]
             raise UserError(f"{where}: op {name!r} has no parameter {key!r} (allowed: {', '.join(allowed)})")
+    return info, params
+
+
+def _build(info: OpInfo, params: dict[str, Any], image_size: int, in_chans: int, where: str) -> nn.Module:
     try:
         return info.build(image_size=image_size, in_chans=in_chans, **params)
     except (TypeError, ValueError, AssertionError) as e:
-        raise UserError(f"{where}: op {name!r}: {e}") from None
-
-
-_RESERVED = ("image_size", "in_chans")  # supplied by the recipe builder, not by YAML
+        raise UserError(f"{where}: op {info.name!r}: {e}") from None
 
 
 def _load_builtin_ops() -> None:
