@@ -1,0 +1,144 @@
+"""Streaming shards for training: webdataset's pipeline, split over ranks and DataLoader workers.
+
+One pass over the shards, per process::
+
+    shard list (order shuffled by (seed, epoch, pass), the same on every rank)
+      → webdataset.split_by_node (rank r of R takes shards r, r+R, ...)
+      → webdataset.split_by_worker (worker w of W takes every W-th of those)
+      → tarfile_to_samples → shuffle buffer (seeded per rank and worker) → decode (codec.py)
+
+With ``passes=None`` (training) the stream never ends: after a pass it starts the next, reshuffled, so every
+rank can always deliver its batches and DDP ranks never wait on each other; the training loop takes
+``total // global_batch`` batches per epoch from a fresh iterator (see train/loop.py). When the shard count
+is a multiple of ranks × workers and the shards hold equal counts, an epoch shows every sample exactly once
+across ranks (a total that is a multiple of the global batch); otherwise some ranks wrap around sooner.
+
+Resume (:meth:`ShardStream.set_position`): epoch ``e`` is re-seeded from (seed, e) and the batches already
+consumed in it are skipped after the shuffle buffer, before decoding. A DataLoader hands out batches of an
+iterable dataset round-robin over its workers, so worker ``w`` skips its share of those batches; the
+resumed run sees exactly the batches of an uninterrupted one, for the same world size and worker count.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import random
+from pathlib import Path
+from typing import Any, Iterator
+
+import torch
+from torch.utils.data import IterableDataset, get_worker_info
+
+from ..badfiles import BadFileError, first_line
+from ..band_dataset import torch_dtype
+from ..remote import stream_url
+from .codec import decode_sample
+from .index import ShardSource, resolve_shards
+
+log = logging.getLogger(__name__)
+
+
+class ShardStream(IterableDataset):
+    """Sample dicts from shards, like the map-style datasets (``in_chans``, ``dtype``, ``band_names``...)."""
+
+    def __init__(
+        self,
+        source: ShardSource,
+        *,
+        seed: int = 0,
+        shuffle_buffer: int = 1000,
+        passes: int | None = None,
+        skip_bad: bool = False,
+    ) -> None:
+        self.source, self.seed, self.shuffle_buffer, self.passes = source, seed, shuffle_buffer, passes
+        self.skip_bad = skip_bad
+        self.epoch, self.skip_batches, self.batch_size = 0, 0, 1
+        self.skipped_shards = 0  # corrupt shards (or shard tails) passed over in this process (skip_bad)
+        self.skipped_samples = 0
+        index = source.index
+        self.in_chans, self.band_names, self.classes = index.channels, list(index.band_names), index.classes
+        self.dtype: torch.dtype = torch_dtype(index.dtype)
+        self.card = None
+        self.layout = "shards"
+        self._urls = {stream_url(u): u for u in source.urls}
+
+    @property
+    def samples_per_epoch(self) -> int:
+        return self.source.total
+
+    def set_position(self, epoch: int, skip_batches: int = 0, batch_size: int = 1) -> None:
+        """The next iterator serves epoch ``epoch``, minus its first ``skip_batches`` batches of ``batch_size``."""
+        self.epoch, self.skip_batches, self.batch_size = epoch, skip_batches, batch_size
+
+    def shard_order(self, pass_number: int) -> list[str]:
+        order = list(self.source.urls)
+        random.Random(f"{self.seed}/{self.epoch}/{pass_number}").shuffle(order)  # str seeds are stable
+        return order
+
+    def _pass(self, pass_number: int, rank: int, worker: int) -> Iterator[dict[str, Any]]:
+        import webdataset as wds
+
+        rng = random.Random(f"{self.seed}/{self.epoch}/{pass_number}/{rank}/{worker}")
+        pipeline = wds.DataPipeline(
+            wds.SimpleShardList([stream_url(u) for u in self.shard_order(pass_number)]),
+            wds.split_by_node,
+            wds.split_by_worker,
+            wds.tarfile_to_samples(handler=self._on_error),
+            wds.shuffle(self.shuffle_buffer, initial=self.shuffle_buffer, rng=rng),
+        )
+        return iter(pipeline)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        from webdataset.utils import pytorch_worker_info
+
+        rank, world, _, _ = pytorch_worker_info()
+        info = get_worker_info()
+        worker, workers = (info.id, info.num_workers) if info is not None else (0, 1)
+        mine = len(self.source.urls[rank::world][worker::workers])
+        if mine == 0:
+            raise BadFileError(
+                f"{self.source.folder}: {len(self.source.urls)} shard(s) cannot feed {world} rank(s) × {workers} "
+                "DataLoader worker(s); write smaller shards (--shard-size) or use fewer workers"
+            )
+        # batches of this epoch already consumed (resume); the DataLoader took them round-robin from workers
+        done = (self.skip_batches - worker - 1) // workers + 1 if self.skip_batches > worker else 0
+        passes = itertools.count() if self.passes is None else range(self.passes)
+        raw = itertools.chain.from_iterable(self._pass(p, rank, worker) for p in passes)
+        for item in itertools.islice(raw, done * self.batch_size, None):
+            try:
+                yield decode_sample(item)
+            except BadFileError as e:
+                if not self.skip_bad:
+                    raise
+                self.skipped_samples += 1
+                log.warning("skipped (--skip-bad): %s", e)
+
+    def _on_error(self, exn: BaseException) -> bool:
+        """webdataset's error handler: name the shard; skip the rest of it under ``skip_bad``."""
+        url = next((self._urls.get(a, a) for a in reversed(exn.args) if isinstance(a, str) and a in self._urls),
+                   None) or next((a for a in exn.args if isinstance(a, str) and ".tar" in a), "a shard")
+        message = f"{url}: corrupt or unreadable shard ({type(exn).__name__}: {first_line(exn)[:200]})"
+        if self.skip_bad:
+            self.skipped_shards += 1
+            log.warning("skipped (--skip-bad): %s", message)
+            return True
+        raise BadFileError(message)
+
+
+def build_shard_stream(
+    spec: str | Path | ShardSource,
+    *,
+    seed: int = 0,
+    shuffle_buffer: int = 1000,
+    passes: int | None = None,
+    skip_bad: bool = False,
+) -> ShardStream:
+    """A :class:`ShardStream` over ``spec`` (a folder with index.json, a brace pattern, local or URL).
+
+    ``passes=None`` streams forever (training: take ``samples_per_epoch // batch`` batches per epoch);
+    ``passes=1`` is one pass over this process's shards (benchmarks, evaluation). ``shuffle_buffer=0``
+    keeps shard order within each shard.
+    """
+    source = spec if isinstance(spec, ShardSource) else resolve_shards(spec)
+    return ShardStream(source, seed=seed, shuffle_buffer=shuffle_buffer, passes=passes, skip_bad=skip_bad)
