@@ -118,6 +118,7 @@ class DataConfig:
     batch_size: int = 256
     num_workers: int = 2
     extensions: Union[list[str], None] = None  # None: every format the readers know (incl. DICOM)
+    shuffle_buffer: int = 1000  # streamed shards (data/shards/): samples held per process for shuffling
 
 
 @dataclass

@@ -122,3 +122,11 @@ def open_url(url: str) -> Iterator[IO[bytes]]:
         raise
     except Exception as e:
         raise UserError(f"{url}: cannot read ({type(e).__name__}: {str(e).strip().splitlines()[-1][-200:]})") from None
+
+
+def scene_stem(scene: str | Path) -> str:
+    """The file stem of a path or URL (``https://h/a/x.tif?sig=..`` → ``x``), for naming outputs."""
+    from urllib.parse import urlparse
+
+    text = str(scene)
+    return Path(urlparse(text).path if "://" in text else text).stem

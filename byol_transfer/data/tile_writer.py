@@ -3,7 +3,7 @@
 Every tile keeps the scene's CRS, dtype, nodata and band descriptions, and gets its window's affine
 transform, so it lines up exactly with the scene in a GIS. Windows with less than ``min_valid`` valid
 pixels (nodata, NaN, all-zero) are skipped and counted. ``tiles.csv`` in the output folder indexes every
-written tile with its source scene, window and valid fraction.
+written tile with its source scene, window and valid fraction. Scenes may be URLs (see remote.py).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from ..io import atomic_path, atomic_write_text
 from .badfiles import BadFileError, first_line
 from .geotiff import BandSpec, invalid_pixels, resolve_bands
 from .readers import open_raster, probe_raster
+from .remote import is_url, scene_stem
 from .tiling import window_grid
 
 log = logging.getLogger(__name__)
@@ -55,8 +56,8 @@ def write_tiles(
     out.mkdir(parents=True, exist_ok=True)
     report = TileReport()
     rows: list[dict] = []
-    for scene in map(Path, scenes):
-        if not scene.is_file():
+    for scene in (s if is_url(s) else Path(s) for s in map(str, scenes)):
+        if not is_url(scene) and not scene.is_file():
             raise UserError(f"scene not found: {scene}")
         info = probe_raster(scene)
         indexes = resolve_bands(bands, info.channels, scene, info.band_names, band_names)
@@ -74,7 +75,7 @@ def write_tiles(
                     if valid < min_valid:
                         skipped += 1
                         continue
-                    name = f"{scene.stem}_r{window.row:05d}_c{window.col:05d}.tif"
+                    name = f"{scene_stem(scene)}_r{window.row:05d}_c{window.col:05d}.tif"
                     profile = {
                         "driver": "GTiff", "width": size, "height": size, "count": array.shape[0],
                         "dtype": array.dtype.name, "crs": src.crs,
@@ -100,7 +101,7 @@ def write_tiles(
         report.per_scene[str(scene)] = (kept, skipped)
         report.kept += kept
         report.skipped += skipped
-        log.info("%s: %d tile(s) kept, %d skipped (valid pixels < %.0f%%)", scene.name, kept, skipped, 100 * min_valid)
+        log.info("%s: %d tile(s) kept, %d skipped (valid pixels < %.0f%%)", scene_stem(scene), kept, skipped, 100 * min_valid)
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=["file", "scene", "row", "col", "size", "valid_fraction"])
     writer.writeheader()

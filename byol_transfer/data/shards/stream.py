@@ -32,7 +32,9 @@ from torch.utils.data import IterableDataset, get_worker_info
 
 from ..badfiles import BadFileError, first_line
 from ..band_dataset import torch_dtype
-from ..remote import stream_url
+from ..cards import CARD_FILE, DataCard, load_card
+from ..remote import is_url, stream_url
+from ..resize import resize_mask_to_square, resize_to_square
 from .codec import decode_sample
 from .index import ShardSource, resolve_shards
 
@@ -50,7 +52,9 @@ class ShardStream(IterableDataset):
         shuffle_buffer: int = 1000,
         passes: int | None = None,
         skip_bad: bool = False,
+        image_size: int | None = None,
     ) -> None:
+        self.image_size = image_size  # resize (as the readers do) when the stored size differs; None: as stored
         self.source, self.seed, self.shuffle_buffer, self.passes = source, seed, shuffle_buffer, passes
         self.skip_bad = skip_bad
         self.epoch, self.skip_batches, self.batch_size = 0, 0, 1
@@ -107,7 +111,11 @@ class ShardStream(IterableDataset):
         raw = itertools.chain.from_iterable(self._pass(p, rank, worker) for p in passes)
         for item in itertools.islice(raw, done * self.batch_size, None):
             try:
-                yield decode_sample(item)
+                sample = decode_sample(item)
+                sample["image"] = resize_to_square(sample["image"], self.image_size)
+                if "mask" in sample:
+                    sample["mask"] = resize_mask_to_square(sample["mask"], self.image_size)
+                yield sample
             except BadFileError as e:
                 if not self.skip_bad:
                     raise
@@ -133,12 +141,28 @@ def build_shard_stream(
     shuffle_buffer: int = 1000,
     passes: int | None = None,
     skip_bad: bool = False,
+    image_size: int | None = None,
+    card: str | Path | DataCard | None | bool = None,
 ) -> ShardStream:
     """A :class:`ShardStream` over ``spec`` (a folder with index.json, a brace pattern, local or URL).
 
     ``passes=None`` streams forever (training: take ``samples_per_epoch // batch`` batches per epoch);
     ``passes=1`` is one pass over this process's shards (benchmarks, evaluation). ``shuffle_buffer=0``
-    keeps shard order within each shard.
+    keeps shard order within each shard. ``image_size`` resizes like the readers (None: as stored).
+    ``card``: a card name, path or :class:`DataCard`; ``None`` takes the ``card.yaml`` that ``prepare shards``
+    wrote beside a local index; ``False`` uses none. The card ends up in ``stream.card``, as for
+    ``build_dataset``.
     """
     source = spec if isinstance(spec, ShardSource) else resolve_shards(spec)
-    return ShardStream(source, seed=seed, shuffle_buffer=shuffle_buffer, passes=passes, skip_bad=skip_bad)
+    stream = ShardStream(source, seed=seed, shuffle_buffer=shuffle_buffer, passes=passes, skip_bad=skip_bad,
+                         image_size=image_size)
+    if isinstance(card, DataCard):
+        stream.card = card
+    elif card:
+        stream.card = load_card(card)
+    elif card is None and not is_url(source.folder) and (Path(source.folder) / CARD_FILE).is_file():
+        stream.card = load_card(Path(source.folder))
+        log.info("data card of the shards: %s", Path(source.folder) / CARD_FILE)
+    if stream.card is not None and not stream.band_names and stream.card.band_names:
+        stream.band_names = list(stream.card.band_names)
+    return stream
