@@ -4,7 +4,7 @@ One pass over the shards, per process::
 
     shard list (order shuffled by (seed, epoch, pass), the same on every rank)
       → webdataset.split_by_node (rank r of R takes shards r, r+R, ...)
-      → webdataset.split_by_worker (worker w of W takes every W-th of those)
+      → split by worker (worker w of W takes every W-th of those, as webdataset.split_by_worker does)
       → tarfile_to_samples → shuffle buffer (seeded per rank and worker) → decode (codec.py)
 
 With ``passes=None`` (training) the stream never ends: after a pass it starts the next, reshuffled, so every
@@ -17,6 +17,9 @@ Resume (:meth:`ShardStream.set_position`): epoch ``e`` is re-seeded from (seed, 
 consumed in it are skipped after the shuffle buffer, before decoding. A DataLoader hands out batches of an
 iterable dataset round-robin over its workers, so worker ``w`` skips its share of those batches; the
 resumed run sees exactly the batches of an uninterrupted one, for the same world size and worker count.
+A fresh DataLoader starts its round-robin at worker 0, so after ``k`` skipped batches worker ``w`` plays
+the part of the uninterrupted run's worker ``(w + k) mod W`` (its shards, its shuffle seed, its skip):
+webdataset's ``split_by_worker`` cannot take that offset, hence the small splitter here.
 """
 
 from __future__ import annotations
@@ -80,14 +83,14 @@ class ShardStream(IterableDataset):
         random.Random(f"{self.seed}/{self.epoch}/{pass_number}").shuffle(order)  # str seeds are stable
         return order
 
-    def _pass(self, pass_number: int, rank: int, worker: int) -> Iterator[dict[str, Any]]:
+    def _pass(self, pass_number: int, rank: int, role: int, workers: int) -> Iterator[dict[str, Any]]:
         import webdataset as wds
 
-        rng = random.Random(f"{self.seed}/{self.epoch}/{pass_number}/{rank}/{worker}")
+        rng = random.Random(f"{self.seed}/{self.epoch}/{pass_number}/{rank}/{role}")
         pipeline = wds.DataPipeline(
             wds.SimpleShardList([stream_url(u) for u in self.shard_order(pass_number)]),
             wds.split_by_node,
-            wds.split_by_worker,
+            lambda shards: itertools.islice(shards, role, None, workers),
             wds.tarfile_to_samples(handler=self._on_error),
             wds.shuffle(self.shuffle_buffer, initial=self.shuffle_buffer, rng=rng),
         )
@@ -99,16 +102,17 @@ class ShardStream(IterableDataset):
         rank, world, _, _ = pytorch_worker_info()
         info = get_worker_info()
         worker, workers = (info.id, info.num_workers) if info is not None else (0, 1)
-        mine = len(self.source.urls[rank::world][worker::workers])
-        if mine == 0:
+        if len(self.source.urls[rank::world]) < workers:  # some worker of this rank would get no shard
             raise BadFileError(
                 f"{self.source.folder}: {len(self.source.urls)} shard(s) cannot feed {world} rank(s) × {workers} "
                 "DataLoader worker(s); write smaller shards (--shard-size) or use fewer workers"
             )
-        # batches of this epoch already consumed (resume); the DataLoader took them round-robin from workers
-        done = (self.skip_batches - worker - 1) // workers + 1 if self.skip_batches > worker else 0
+        # batches of this epoch already consumed (resume) were taken round-robin from the workers: this worker
+        # continues the part of the one whose batch comes next, and skips what that one had served
+        role = (worker + self.skip_batches) % workers
+        done = (self.skip_batches - role - 1) // workers + 1 if self.skip_batches > role else 0
         passes = itertools.count() if self.passes is None else range(self.passes)
-        raw = itertools.chain.from_iterable(self._pass(p, rank, worker) for p in passes)
+        raw = itertools.chain.from_iterable(self._pass(p, rank, role, workers) for p in passes)
         for item in itertools.islice(raw, done * self.batch_size, None):
             try:
                 sample = decode_sample(item)

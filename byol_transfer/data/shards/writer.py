@@ -186,21 +186,23 @@ def write_shards(
             record = {"name": name, "samples": 0, "bytes": 0, "first": item["index"], "last": item["index"]}
             with atomic_path(out / name) as tmp, tmp.open("wb") as stream:
                 writer = TarWriter(stream, mtime=0)  # mtime fixed: the same input gives the same bytes
-                while item is not None and (record["samples"] == 0 or record["bytes"] < shard_size_bytes):
-                    sample = item["sample"]
-                    record["bytes"] += writer.write(encode_sample(sample, _key(item["index"])))
-                    record["samples"] += 1
-                    record["last"] = item["index"]
-                    written += 1
-                    image = sample["image"].numpy()
-                    if on_image is not None:
-                        on_image(image)
-                    dtype = dtype or image.dtype.name
-                    if first_shape is None:
-                        first_shape = list(image.shape)
-                    shapes_differ |= list(image.shape) != first_shape
-                    item = next(pending, None)
-                writer.close()
+                try:
+                    while item is not None and (record["samples"] == 0 or record["bytes"] < shard_size_bytes):
+                        sample = item["sample"]
+                        record["bytes"] += writer.write(encode_sample(sample, _key(item["index"])))
+                        record["samples"] += 1
+                        record["last"] = item["index"]
+                        written += 1
+                        image = sample["image"].numpy()
+                        if on_image is not None:
+                            on_image(image)
+                        dtype = dtype or image.dtype.name
+                        if first_shape is None:
+                            first_shape = list(image.shape)
+                        shapes_differ |= list(image.shape) != first_shape
+                        item = next(pending, None)
+                finally:
+                    writer.close()  # on an error too: the temp file is then removed, never renamed
             state["shards"].append(record)
             atomic_write_text(progress_path, json.dumps(state) + "\n")
             shard_number += 1
