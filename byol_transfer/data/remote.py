@@ -14,7 +14,9 @@ handler for ``gs://``.
 
 from __future__ import annotations
 
+import math
 import os
+import re
 import shlex
 from contextlib import contextmanager
 from pathlib import Path
@@ -93,6 +95,7 @@ def _curl(url: str) -> str:
     connect = os.environ.get("GDAL_HTTP_CONNECTTIMEOUT", GDAL_DEFAULTS["GDAL_HTTP_CONNECTTIMEOUT"])
     retries = os.environ.get("GDAL_HTTP_MAX_RETRY", GDAL_DEFAULTS["GDAL_HTTP_MAX_RETRY"])
     delay = os.environ.get("GDAL_HTTP_RETRY_DELAY", GDAL_DEFAULTS["GDAL_HTTP_RETRY_DELAY"])
+    delay = str(max(1, math.ceil(float(delay))))  # curl takes whole seconds
     # --speed-time: abort a transfer stalled (< 1 byte/s) that long, without capping a large shard's time
     return (f"pipe:curl --fail --silent --show-error --location --connect-timeout {shlex.quote(connect)} "
             f"--speed-limit 1 --speed-time {shlex.quote(timeout)} --retry {shlex.quote(retries)} "
@@ -121,7 +124,16 @@ def open_url(url: str) -> Iterator[IO[bytes]]:
     except UserError:
         raise
     except Exception as e:
-        raise UserError(f"{url}: cannot read ({type(e).__name__}: {str(e).strip().splitlines()[-1][-200:]})") from None
+        raise UserError(f"{url}: cannot read ({describe_pipe_error(e)})") from None
+
+
+def describe_pipe_error(e: BaseException) -> str:
+    """A short reason for a failed ``pipe:`` read: webdataset's message repeats the whole command line."""
+    status = re.search(r"exit (\d+) \(read\)", str(e))
+    if status:
+        return f"download failed, exit status {status.group(1)}"
+    text = str(e.args[0] if e.args else e).strip().splitlines()  # webdataset appends URLs to args
+    return f"{type(e).__name__}: {text[0][:200] if text else ''}"
 
 
 def scene_stem(scene: str | Path) -> str:

@@ -216,7 +216,11 @@ def _pretrain(
     batches = _stream_batches(loader, dataset, step, steps_per_epoch, local_batch) if streaming \
         else _batches(loader, sampler, step, steps_per_epoch, cfg.data.batch_size)
     while step < stop_at:
-        batch = next(batches)
+        try:
+            batch = next(batches)
+        except BaseException:  # a bad file or shard: end the progress line so the error gets its own line
+            bar.close()
+            raise
         images = batch["image"].to(device, non_blocking=True)
         view1, view2 = views(images)
         if cfg.train.channels_last:

@@ -33,10 +33,10 @@ from typing import Any, Iterator
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
-from ..badfiles import BadFileError, first_line
+from ..badfiles import BadFileError
 from ..band_dataset import torch_dtype
 from ..cards import CARD_FILE, DataCard, load_card
-from ..remote import is_url, stream_url
+from ..remote import describe_pipe_error, is_url, stream_url
 from ..resize import resize_mask_to_square, resize_to_square
 from .codec import decode_sample
 from .index import ShardSource, resolve_shards
@@ -127,10 +127,18 @@ class ShardStream(IterableDataset):
                 log.warning("skipped (--skip-bad): %s", e)
 
     def _on_error(self, exn: BaseException) -> bool:
-        """webdataset's error handler: name the shard; skip the rest of it under ``skip_bad``."""
-        url = next((self._urls.get(a, a) for a in reversed(exn.args) if isinstance(a, str) and a in self._urls),
-                   None) or next((a for a in exn.args if isinstance(a, str) and ".tar" in a), "a shard")
-        message = f"{url}: corrupt or unreadable shard ({type(exn).__name__}: {first_line(exn)[:200]})"
+        """webdataset's error handler: name the shard; skip the rest of it under ``skip_bad``.
+
+        webdataset calls it from each stage; the stage reading a tar member does not know the shard's URL,
+        so there the error goes on up unchanged to the stage that opened the shard and appends its URL.
+        """
+        if isinstance(exn, BadFileError):  # ours, passing through an outer stage that appended its own args
+            raise BadFileError(str(exn.args[0]))
+        url = next((self._urls[a] for a in reversed(exn.args) if isinstance(a, str) and a in self._urls), None)
+        if url is None:
+            raise exn
+        reason = describe_pipe_error(exn).split(" @ <", 1)[0]  # webdataset appends the file object's repr
+        message = f"{url}: corrupt or unreadable shard ({reason})"
         if self.skip_bad:
             self.skipped_shards += 1
             log.warning("skipped (--skip-bad): %s", message)
