@@ -161,8 +161,13 @@ def declares_splits(path: str | Path, card: DataCard | None, layout: str) -> boo
 def _scene_listing(path: str | Path) -> list | None:
     """Scenes named by a URL or a ``.txt`` list of scenes; None for anything else (a local dataset)."""
     text = str(path)
-    if is_url(text) or (text.lower().endswith(".txt") and Path(text).is_file()):
+    if is_url(text):
         return scene_list([text])
+    if text.lower().endswith(".txt") and Path(text).is_file():
+        scenes = scene_list([text])
+        raster = TIFF_SUFFIXES | {".vrt", ".jp2"}
+        if all(is_url(s) or Path(s).suffix.lower() in raster for s in scenes):  # else: not a scene list
+            return scenes
     return None
 
 

@@ -8,6 +8,7 @@ masks and georeferencing metadata.
 from __future__ import annotations
 
 import json
+import tarfile
 from pathlib import Path
 
 import numpy as np
@@ -217,3 +218,28 @@ def test_brace_patterns_select_shards_and_their_counts(write, tmp_path):
     assert len(list(build_shard_stream(source, passes=1))) == source.total
     with pytest.raises(UserError, match="shard-000098.tar: not listed"):
         resolve_shards(f"{tmp_path}/s/shard-{{000098..000099}}.tar")
+
+
+def test_a_shard_cut_at_a_tar_header_boundary_is_caught_by_its_index_count(write, tmp_path):
+    data = write.class_folders(write.root / "tiles", ["x"], 6, bands=4, size=8)
+    out = tmp_path / "s"
+    write_shards(build_dataset(data, None), out, 10**9, source="tiles")
+    shard = out / "shard-000000.tar"
+    with tarfile.open(shard) as tar:
+        third = tar.getmembers()[4].offset  # where sample 2's first header starts: a clean cut for tarfile
+    shard.write_bytes(shard.read_bytes()[:third])
+    with pytest.raises(UserError, match=r"shard-000000.tar: truncated shard \(2 of the 6 samples"):
+        list(build_shard_stream(out, passes=1))
+
+
+@pytest.mark.realdata
+def test_eurosat_ms_train_split_packs_with_the_cards_own_statistics(shared_data, tmp_path):
+    pack(shared_data / "eurosat_ms", tmp_path / "s", "--labeled", "--shard-size", "4MB")
+    index = read_index(tmp_path / "s")
+    assert index.total == 216 and index.dtype == "uint16" and index.channels == 13 and index.split == "train split"
+    ours = json.loads((tmp_path / "s" / "stats.json").read_text())
+    card = json.loads((Path(__file__).resolve().parents[2] / "datasets/eurosat_ms/stats.json").read_text())
+    assert ours["images"] == card["images"] == 216
+    np.testing.assert_allclose(ours["mean"], card["mean"], rtol=1e-12)
+    np.testing.assert_allclose(ours["std"], card["std"], rtol=1e-12)
+    assert load_card(tmp_path / "s").band_names == load_card("eurosat_ms").band_names

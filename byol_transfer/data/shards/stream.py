@@ -69,6 +69,7 @@ class ShardStream(IterableDataset):
         self.card = None
         self.layout = "shards"
         self._urls = {stream_url(u): u for u in source.urls}
+        self._counts = dict(zip(source.urls, source.counts))
 
     @property
     def samples_per_epoch(self) -> int:
@@ -92,6 +93,7 @@ class ShardStream(IterableDataset):
             wds.split_by_node,
             lambda shards: itertools.islice(shards, role, None, workers),
             wds.tarfile_to_samples(handler=self._on_error),
+            self._check_counts,
             wds.shuffle(self.shuffle_buffer, initial=self.shuffle_buffer, rng=rng),
         )
         return iter(pipeline)
@@ -125,6 +127,30 @@ class ShardStream(IterableDataset):
                     raise
                 self.skipped_samples += 1
                 log.warning("skipped (--skip-bad): %s", e)
+
+    def _check_counts(self, samples: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        """Each shard must yield the sample count its index lists. tarfile takes a tar cut short at a header
+        boundary (a download dropped midway, a full disk) for a shorter, valid archive; this catches it."""
+        current, count = None, 0
+        for sample in samples:
+            url = sample.get("__url__")
+            if url != current:
+                self._compare(current, count)
+                current, count = url, 0
+            count += 1
+            yield sample
+        self._compare(current, count)
+
+    def _compare(self, stream_name: str | None, count: int) -> None:
+        if stream_name is None:
+            return
+        url = self._urls.get(stream_name, stream_name)
+        expected = self._counts.get(url)
+        if expected is not None and count != expected:
+            message = f"{url}: truncated shard ({count} of the {expected} samples its index lists)"
+            if not self.skip_bad:
+                raise BadFileError(message)
+            log.warning("skipped (--skip-bad): %s", message)
 
     def _on_error(self, exn: BaseException) -> bool:
         """webdataset's error handler: name the shard; skip the rest of it under ``skip_bad``.
