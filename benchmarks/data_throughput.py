@@ -140,7 +140,10 @@ def stream_memory(shards: Path, passes: int, workers: int, log: dict) -> list[st
         read += next(batches)["image"].shape[0]
         samples.append((read * sample_bytes / 1e9, *rss_mib(me)))
     del batches
-    after_first = samples[per_pass - 1]
+    # reference: after the first pass (shuffle buffers full, every shard seen), or after a tenth of one pass
+    warm = per_pass if passes > 1 else max(1, len(samples) // 10)
+    after_first = samples[warm - 1]
+    warm_name = "the first pass" if passes > 1 else f"the first {after_first[0]:.1f} GB"
     end = samples[-1]
     peak_main = max(s[1] for s in samples)
     peak_workers = max(s[2] for s in samples)
@@ -151,11 +154,11 @@ def stream_memory(shards: Path, passes: int, workers: int, log: dict) -> list[st
     log.setdefault("memory", []).append({"shards": str(shards), "samples": total, "passes": passes, "workers": workers,
                      "trace": samples[:: max(1, len(samples) // 200)], "bound_mib": bound_mib})
     return [
-        f"streamed {end[0]:.2f} GB ({passes} passes over {total:,} samples, {total * sample_bytes / 1e9:.2f} GB of "
+        f"streamed {end[0]:.2f} GB ({passes} pass{'es' if passes > 1 else ''} over {total:,} samples, {total * sample_bytes / 1e9:.2f} GB of "
         f"shards) with {workers} worker(s)",
-        f"RSS after the first pass: training process {after_first[1]:.0f} MiB, workers {after_first[2]:.0f} MiB; "
+        f"RSS after {warm_name}: training process {after_first[1]:.0f} MiB, workers {after_first[2]:.0f} MiB; "
         f"at the end: {end[1]:.0f} / {end[2]:.0f} MiB; peaks {peak_main:.0f} / {peak_workers:.0f} MiB",
-        f"growth after the first pass: {growth:+.1f} MiB per GB read (level memory: about 0)",
+        f"growth after {warm_name}: {growth:+.1f} MiB per GB read (level memory: about 0)",
         f"bound by construction for what streaming holds: {bound_mib:.0f} MiB (per worker {SHUFFLE_BUFFER} "
         f"buffered + {prefetch}x{BATCH} prefetched samples, plus 2 batches in the training process), on top of "
         "each process's fixed size (Python, torch, webdataset)",
