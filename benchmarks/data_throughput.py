@@ -154,8 +154,8 @@ def stream_memory(shards: Path, passes: int, workers: int, log: dict) -> list[st
     log.setdefault("memory", []).append({"shards": str(shards), "samples": total, "passes": passes, "workers": workers,
                      "trace": samples[:: max(1, len(samples) // 200)], "bound_mib": bound_mib})
     return [
-        f"streamed {end[0]:.2f} GB ({passes} pass{'es' if passes > 1 else ''} over {total:,} samples, {total * sample_bytes / 1e9:.2f} GB of "
-        f"shards) with {workers} worker(s)",
+        f"streamed {end[0]:.2f} GB ({passes} pass{'es' if passes > 1 else ''} over {total:,} samples, "
+        f"{total * sample_bytes / 1e9:.2f} GB of shards) with {workers} worker(s)",
         f"RSS after {warm_name}: training process {after_first[1]:.0f} MiB, workers {after_first[2]:.0f} MiB; "
         f"at the end: {end[1]:.0f} / {end[2]:.0f} MiB; peaks {peak_main:.0f} / {peak_workers:.0f} MiB",
         f"growth after {warm_name}: {growth:+.1f} MiB per GB read (level memory: about 0)",
@@ -190,7 +190,7 @@ def main() -> None:
     parser.add_argument("--scene", type=int, default=2048, help="scene side in pixels")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--patches", type=int, default=1024, help="patches timed per source per round")
-    parser.add_argument("--core", type=int, default=0, help="the one CPU core to run on")
+    parser.add_argument("--core", type=int, help="the one CPU core to run on (default: the first this process may use)")
     parser.add_argument("--node-demand", type=float, default=5000.0, help="patches/s a GPU node consumes")
     parser.add_argument("--gpus", type=int, default=8)
     parser.add_argument("--workers-per-gpu", type=int, default=8)
@@ -203,7 +203,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     all_cores = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set()
-    pinned = pin_to_one_core(args.core)
+    pinned = pin_to_one_core(args.core if args.core is not None else min(all_cores, default=0))
     torch.set_num_threads(1)
     log: dict = {"machine": describe_machine("webdataset", "rasterio", "numpy"), "pinned": pinned,
                  "settings": {k: str(v) for k, v in vars(args).items()}}
@@ -231,7 +231,8 @@ def main() -> None:
         log["rates_per_round"] = rates
         summary = {name: spread(values) for name, values in rates.items()}
         shards_name, tiles_name = list(summary)[:2]
-        rows = [{"source": name, "patches/s (1 core)": f"{s['median']:,.0f}", "min-max": f"{s['min']:,.0f}-{s['max']:,.0f}",
+        rows = [{"source": name, "patches/s (1 core)": f"{s['median']:,.0f}",
+                 "min-max": f"{s['min']:,.0f}-{s['max']:,.0f}",
                  "vs separate tiles": f"{s['median'] / summary[tiles_name]['median']:.1f}x"}
                 for name, s in summary.items()]
         print(write_table(rows, list(rows[0]), args.out, "data_throughput"))

@@ -1,11 +1,11 @@
 """End-to-end pretraining from files on disk: byol-transfer vs lightly vs byol-pytorch, alternated in one run.
 
 The real measurement (run it ALONE on the machine: other jobs on the same cores ruin the figures;
-15-30 minutes on 2 cores: a byol-transfer step of 128 images takes ~3 s there, a byol-pytorch step up
-to ~25 s):
+about 20 minutes on 2 idle cores, up to 40 under load: a byol-transfer step of 128 images takes ~3 s
+there, a byol-pytorch step ~15-25 s):
 
     cd REPO && PYTHONPATH=$PWD HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/end_to_end.py \\
-        --data ../shared/data/eurosat_rgb --rounds 3 --steps 10 --warmup 2 --out runs/end_to_end
+        --data ../shared/data/eurosat_rgb --rounds 3 --steps 6 --warmup 2 --out runs/end_to_end
 
 A check that everything runs (~5 minutes on 2 busy cores): ``--steps 3 --rounds 1 --warmup 1``.
 
@@ -322,7 +322,7 @@ def main() -> None:
                         help="byol-transfer's recipe (natural_rgb: the paper's views, as the peers' defaults)")
     parser.add_argument("--image-size", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--steps", type=int, default=10, help="timed steps per variant per round")
+    parser.add_argument("--steps", type=int, default=6, help="timed steps per variant per round")
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps per variant per round")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2, help="DataLoader workers where a pipeline uses them")

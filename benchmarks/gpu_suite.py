@@ -305,7 +305,7 @@ def step_section(suite: Suite, sizes: Sizes) -> None:
             suite.add("step", case, name, median, "steps/s", median / base if base else None,
                       note=f"{median * batch:.0f} img/s; min-max {min(values):.2f}-{max(values):.2f} steps/s; "
                            "ratio: vs fp32")
-        del rounds
+        rounds.clear()  # frees this case's models before the next case builds its own
         if suite.device.type == "cuda":
             torch.cuda.empty_cache()
 
@@ -351,7 +351,7 @@ def stream_section(suite: Suite, sizes: Sizes) -> None:
         loader = DataLoader(build_shard_stream(shards, seed=0), batch_size=sizes.stream_batch,
                             num_workers=workers, pin_memory=suite.device.type == "cuda",
                             persistent_workers=workers > 0, drop_last=True)
-        batches = iter(loader)
+        feed = [iter(loader)]  # cleared at the end: its workers stop before the shards are deleted
         n, b = sizes.stream_steps, sizes.stream_batch
 
         def timed(body: Callable[[], None]) -> float:
@@ -365,15 +365,15 @@ def stream_section(suite: Suite, sizes: Sizes) -> None:
             return n * b / (time.perf_counter() - t0)
 
         def load_only() -> None:
-            next(batches)["image"].to(suite.device, non_blocking=True)
+            next(feed[0])["image"].to(suite.device, non_blocking=True)
 
-        resident = next(batches)["image"].to(suite.device)
+        resident = next(feed[0])["image"].to(suite.device)
 
         def step_only() -> None:
             step(*views(resident))
 
         def together() -> None:
-            step(*views(next(batches)["image"].to(suite.device, non_blocking=True)))
+            step(*views(next(feed[0])["image"].to(suite.device, non_blocking=True)))
 
         loader_rate = timed(load_only)
         suite.add("stream", case, "loader alone (to the device)", loader_rate, "samples/s", note=shm_note)
@@ -383,7 +383,7 @@ def stream_section(suite: Suite, sizes: Sizes) -> None:
         both = timed(together)
         suite.add("stream", case, "shards -> views -> step", both, "img/s", both / step_rate,
                   note=f"ratio: vs the step alone; data wait {100 * max(0.0, 1 - both / step_rate):.1f}% of a step")
-        del batches
+        feed.clear()
 
 
 def main() -> None:
@@ -409,7 +409,8 @@ def main() -> None:
     info = describe_machine("kornia", "torchvision", "albumentations", "timm", "webdataset")
     info.update(device=str(device), smoke=args.smoke, sizes=sizes.__dict__,
                 tf32_matmul=torch.backends.cuda.matmul.allow_tf32, tf32_cudnn=torch.backends.cudnn.allow_tf32)
-    print(f"device {device} ({info['cuda'] or info['cpu_model']}), torch {torch.__version__}; budget {args.budget_s:.0f} s")
+    print(f"device {device} ({info['cuda'] or info['cpu_model']}), torch {torch.__version__}; "
+          f"budget {args.budget_s:.0f} s")
     print(" | ".join(HEADER))
     sections = {"augment": augment_section, "step": step_section, "stream": stream_section}
     for name in args.sections:
