@@ -110,7 +110,7 @@ class Suite:
     def add(self, section: str, case: str, variant: str, value: float | None = None, unit: str = "",
             ratio: float | None = None, note: str = "") -> None:
         row = {"section": section, "case": case, "variant": variant,
-               "value": "" if value is None else f"{value:.1f}", "unit": unit,
+               "value": "" if value is None else f"{value:.1f}" if value >= 10 else f"{value:.3g}", "unit": unit,
                "ratio": "" if ratio is None else f"{ratio:.2f}x", "note": note}
         self.rows.append(row)
         print(" | ".join(str(row[h]) for h in HEADER), flush=True)
