@@ -189,6 +189,7 @@ class DataConfig:
     batch_size: int = bounded(256, ge=1)
     num_workers: int = bounded(2, ge=0)
     extensions: Union[list[str], None] = None  # None: every format the readers know (incl. DICOM)
+    shuffle_buffer: int = 1000  # streamed shards (data/shards/): samples held per process for shuffling
 
 
 @dataclass

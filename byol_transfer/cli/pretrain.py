@@ -10,6 +10,7 @@ from pathlib import Path
 from ..config import DataConfig, MonitorConfig, TrainConfig, read_yaml
 from ..data.build import build_dataset
 from ..data.recipe_card import apply_card
+from ..data.shards import build_shard_stream, is_shard_spec
 from ..errors import UserError
 from ..io import stale_temps
 from ..train.checkpoint import CHECKPOINT_NAME, load_checkpoint
@@ -28,7 +29,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--config", help="recipe name (see `byol-transfer recipes`) or YAML file "
                                     "(a recipe, or a run config.yaml); with --resume: the run's own")
     p.add_argument("--data", help="folder of images or GeoTIFFs (searched recursively), an .npz archive, "
-                                  "a GeoTIFF scene, or images/+masks/ (see docs/data.md)")
+                                  "a GeoTIFF scene, or images/+masks/ (see docs/data.md); or webdataset shards: "
+                                  "a folder with index.json or 'DIR/shard-{000000..000123}.tar', local or a URL "
+                                  "(see docs/data-at-scale.md)")
     p.add_argument("--card", help="data card (datasets/<name>/card.yaml, e.g. eurosat_ms): band names, value "
                                   "scaling, normalisation stats, splits; default: detected from the layout")
     p.add_argument("--out", required=True, type=Path, help="run folder to write")
@@ -108,8 +111,13 @@ def run(args: argparse.Namespace) -> int:
     # data that fit in memory are decoded once (docs/benchmarks.md: reading tiles from disk every epoch
     # costs 20-70% of a resnet18 64 px step on 2 cores, indexing memory ~1%)
     count = cfg.recipe.channels.count  # a 1-channel recipe reads grey images stored as RGB as one channel
-    dataset = build_dataset(cfg.data.path, cfg.data.image_size, card=args.card, extensions=cfg.data.extensions,
-                            skip_bad=args.skip_bad, cache="auto", want_channels=count if isinstance(count, int) else None)
+    if is_shard_spec(cfg.data.path):  # streamed, split over ranks and workers (data/shards/stream.py)
+        dataset = build_shard_stream(cfg.data.path, seed=cfg.train.seed, shuffle_buffer=cfg.data.shuffle_buffer,
+                                     skip_bad=args.skip_bad, image_size=cfg.data.image_size, card=args.card)
+    else:
+        dataset = build_dataset(cfg.data.path, cfg.data.image_size, card=args.card, extensions=cfg.data.extensions,
+                                skip_bad=args.skip_bad, cache="auto",
+                                want_channels=count if isinstance(count, int) else None)
     if dataset.card is not None:  # the card's value scaling and stats, unless --set chose a scaling
         apply_card(cfg.recipe, dataset.card, keep_scaling=any(s.startswith("recipe.scaling") for s in args.sets))
     in_chans = cfg.model.in_chans or dataset.in_chans

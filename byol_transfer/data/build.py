@@ -4,6 +4,8 @@ Layouts, in the order they are recognised:
 
 - a ``.npz`` file (or a folder holding exactly one): MedMNIST-style arrays → :class:`NpzDataset`;
 - a GeoTIFF file: one scene tiled on the fly → :class:`SceneDataset`;
+- a GeoTIFF/COG URL (``https://``, ``s3://``, ``gs://``) or a ``.txt`` file listing scene paths or URLs:
+  scenes read window by window through GDAL (see remote.py);
 - a folder with ``images/`` and ``masks/`` (optionally under ``train/``, ``test/``) → :class:`SegmentationDataset`;
 - a folder of GeoTIFFs larger than 4× the image size on both sides (or ``tile_size`` given): scenes;
 - any other folder: image files, GeoTIFF tiles or DICOM slices → :class:`ImageFolderDataset`.
@@ -30,6 +32,7 @@ from .image_folder import DEFAULT_EXTENSIONS, ImageFolderDataset, drop_masks_bes
 from .labels import read_label_csv, split_folders
 from .npz import NpzDataset
 from .readers import TIFF_SUFFIXES, probe_image
+from .remote import is_url, scene_list
 from .scenes import SceneDataset
 from .segmentation import SegmentationDataset, is_segmentation_folder
 from .tile_filter import drop_invalid_tiles
@@ -73,8 +76,13 @@ def build_dataset(
     so when the decoded images fit in 4 GiB and a quarter of the machine's memory. ``want_channels``: the
     channel count the model expects; 1 turns grey images stored as RGB into one channel (grey_rgb.py).
     """
-    path = Path(path)
-    c, layout = resolve_card(path, card, layout, image_size, tile_size)
+    listed = _scene_listing(path)
+    if listed is not None:
+        c = card if isinstance(card, DataCard) else (load_card(card) if card else None)
+        layout = "geotiff_scenes"
+    else:
+        path = Path(path)
+        c, layout = resolve_card(path, card, layout, image_size, tile_size)
     classes = classes if classes is not None else (c.classes if c else None)
     bands_names = c.band_names if c else None
     channels = c.channels if c else None
@@ -101,7 +109,10 @@ def build_dataset(
             raise UserError(f"{path}: whole scenes carry no labels; use an image folder or a label CSV")
         if split not in (None, "all"):
             raise UserError(f"{path}: scenes have no splits (got split {split!r})")
-        scenes = [path] if path.is_file() else [p for p in find_images(path, TIFF_SUFFIXES)]
+        if listed is not None:
+            scenes = listed
+        else:
+            scenes = [path] if path.is_file() else [p for p in find_images(path, TIFF_SUFFIXES)]
         size = tile_size or image_size or (c.tile_size if c else None)
         if size is None:
             raise UserError(f"{path}: tiling scenes needs a tile size (--tile-size or --image-size)")
@@ -137,6 +148,31 @@ def build_dataset(
             raise UserError("caching in memory needs a fixed image size")
         dataset = InMemoryDataset(dataset)
     return dataset
+
+
+def declares_splits(path: str | Path, card: DataCard | None, layout: str) -> bool:
+    """Whether the data declare a train/test split (split folders, a card's split files, an npz's arrays)."""
+    if _scene_listing(path) is not None:
+        return False
+    path = Path(path)
+    if layout == "npz":
+        return True
+    if card is not None and card.split_files:
+        return True
+    return path.is_dir() and bool(split_folders(path))
+
+
+def _scene_listing(path: str | Path) -> list | None:
+    """Scenes named by a URL or a ``.txt`` list of scenes; None for anything else (a local dataset)."""
+    text = str(path)
+    if is_url(text):
+        return scene_list([text])
+    if text.lower().endswith(".txt") and Path(text).is_file():
+        scenes = scene_list([text])
+        raster = TIFF_SUFFIXES | {".vrt", ".jp2"}
+        if all(is_url(s) or Path(s).suffix.lower() in raster for s in scenes):  # else: not a scene list
+            return scenes
+    return None
 
 
 def resolve_card(

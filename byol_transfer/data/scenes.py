@@ -5,12 +5,18 @@ when ``min_valid > 0``, each window's valid fraction is measured in one pass ove
 tiling.py); windows below it are dropped and counted. Each process keeps its own open rasterio handles
 (reopening a file per patch is ~15x slower here, and a GDAL handle must not cross a fork), so DataLoader
 workers each open every scene once.
+
+Scenes may be URLs (``https://``, ``s3://``, ``gs://``, see remote.py): GDAL then fetches only the byte
+ranges a window needs, and every read runs with bounded HTTP timeouts, so a dead server is an error naming
+the URL. With ``min_valid > 0`` the validity scan reads each scene's selected bands once; ``min_valid=0``
+reads nothing but the windows.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -23,6 +29,7 @@ from ..errors import UserError
 from .badfiles import BadFileError, SkipLog, first_line
 from .geotiff import BandSpec, output_band_names, resolve_bands
 from .readers import crs_string, open_raster, probe_raster
+from .remote import gdal_env, gdal_path, is_url
 from .resize import resize_to_square
 from .tiling import Window, valid_fractions, window_grid
 
@@ -66,16 +73,16 @@ class SceneDataset(BandDataset):
         self.tile_size, self.stride = tile_size, stride or tile_size
         self.image_size = image_size
         self.skip_bad = skip_bad
-        self.scenes: list[Path] = []
+        self.scenes: list[Path | str] = []  # paths, or URLs kept as strings
         self.nodata: list[float | None] = []
         self.windows: list[SceneWindow] = []
         self.dropped_windows = 0
         skips = SkipLog("scene(s)")
         reference = None
         self.bands: list[int] | None = None
-        for scene in map(Path, scenes):
+        for scene in (s if is_url(s) else Path(s) for s in map(str, scenes)):
             try:
-                if not scene.is_file():
+                if not is_url(scene) and not scene.is_file():
                     raise BadFileError(f"scene not found: {scene}")
                 info = probe_raster(scene)
                 if channels is not None and info.channels != channels:
@@ -114,7 +121,7 @@ class SceneDataset(BandDataset):
         self._pid = -1
         self._handles: dict[int, Any] = {}
 
-    def _windows_of(self, scene: Path, height: int, width: int, min_valid: float, nodata) -> tuple[list[Window], int]:  # noqa: ANN001
+    def _windows_of(self, scene: Path | str, height: int, width: int, min_valid: float, nodata) -> tuple[list[Window], int]:  # noqa: ANN001
         windows = window_grid(height, width, self.tile_size, self.stride)
         if not windows:
             raise BadFileError(f"{scene}: {height}×{width} pixels is smaller than one {self.tile_size}-px tile")
@@ -137,10 +144,11 @@ class SceneDataset(BandDataset):
         item = self.windows[index]
         scene, window = self.scenes[item.scene], item.window
         try:
-            src, crs = self._handle(item.scene)
-            rio_window = window.rasterio()
-            array = src.read(indexes=self.bands, window=rio_window)
-            transform = src.window_transform(rio_window)
+            with gdal_env() if is_url(scene) else nullcontext():  # GDAL reads its HTTP options per request
+                src, crs = self._handle(item.scene)
+                rio_window = window.rasterio()
+                array = src.read(indexes=self.bands, window=rio_window)
+                transform = src.window_transform(rio_window)
         except Exception as e:
             raise BadFileError(
                 f"{scene}: cannot read window at row {window.row}, col {window.col} "
@@ -167,7 +175,8 @@ class SceneDataset(BandDataset):
                 self._handles.pop(oldest)[0].close()
             import rasterio
 
-            src = rasterio.open(self.scenes[scene])
+            path = self.scenes[scene]
+            src = rasterio.open(gdal_path(path) if is_url(path) else path)
             entry = (src, crs_string(src.crs))  # the CRS text costs ~0.1 ms: once per scene, not per window
             self._handles[scene] = entry
         return entry

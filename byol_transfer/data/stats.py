@@ -285,24 +285,31 @@ def compute_stats(
     with single_threaded():
         for sample in tqdm(loader, total=len(source), disable=not progress, desc="stats", unit="img"):
             stats.update(sample["image"].numpy())
-    result = stats.result(scaling)
     card = getattr(dataset, "card", None)
-    out: dict[str, Any] = {
-        "bands": list(getattr(dataset, "band_names", []) or []),
-        "dtype": dtype,
-        "nodata": nodata,
-        "zero_is_nodata": zero_is_nodata,
-        "scaling": dataclasses.asdict(scaling) if scaling is not None else None,
-        "units": "mean/std after the scaling above (what normalisation uses); p1/p99/raw in stored values",
-        **result,
-        "card": card.name if card is not None else None,
-    }
+    out = stats_document(stats, scaling, list(getattr(dataset, "band_names", []) or []),
+                         card.name if card is not None else None)
     labels = getattr(dataset, "labels", None)
     classes = getattr(dataset, "classes", None)
     if labels and classes and max_images is None:
         counts = np.bincount(np.asarray(labels), minlength=len(classes))
         out["class_counts"] = {c: int(n) for c, n in zip(classes, counts)}
     return out
+
+
+def stats_document(
+    stats: BandStats, scaling: ScalingSpec | None, bands: list[str], card: str | None
+) -> dict[str, Any]:
+    """stats.json's content from accumulated statistics (what ``Normalize`` and percentile_clip read)."""
+    return {
+        "bands": bands,
+        "dtype": stats.dtype,
+        "nodata": stats.nodata,
+        "zero_is_nodata": stats.zero_is_nodata,
+        "scaling": dataclasses.asdict(scaling) if scaling is not None else None,
+        "units": "mean/std after the scaling above (what normalisation uses); p1/p99/raw in stored values",
+        **stats.result(scaling),
+        "card": card,
+    }
 
 
 def write_stats(stats: dict[str, Any], path: str | Path) -> None:

@@ -3,7 +3,7 @@
 Every tile keeps the scene's CRS, dtype, nodata and band descriptions, and gets its window's affine
 transform, so it lines up exactly with the scene in a GIS. Windows with less than ``min_valid`` valid
 pixels (nodata, NaN, all-zero) are skipped and counted. ``tiles.csv`` in the output folder indexes every
-written tile with its source scene, window and valid fraction.
+written tile with its source scene, window and valid fraction. Scenes may be URLs (see remote.py).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from ..outputs import write_error
 from .badfiles import BadFileError, first_line
 from .geotiff import BandSpec, invalid_pixels, resolve_bands
 from .readers import open_raster, probe_raster
+from .remote import is_url, scene_stem
 from .tiling import window_grid
 
 log = logging.getLogger(__name__)
@@ -55,12 +56,13 @@ def write_tiles(
     out = Path(out)
     report = TileReport()
     rows: list[dict] = []
-    for scene in map(Path, scenes):  # every scene's problems before the first tile is written
-        if not scene.is_file():
+    scenes = [s if is_url(s) else Path(s) for s in map(str, scenes)]
+    for scene in scenes:  # every scene's problems before the first tile is written
+        if not is_url(scene) and not scene.is_file():
             raise UserError(f"scene not found: {scene}")
         if len(scenes) > 1:  # one scene: the tiling pass itself writes nothing before it finds a tile
             _check_has_data(scene, nodata)
-    for scene in map(Path, scenes):
+    for scene in scenes:
         info = probe_raster(scene)
         indexes = resolve_bands(bands, info.channels, scene, info.band_names, band_names)
         windows = window_grid(info.height, info.width, size, stride or size)
@@ -79,7 +81,7 @@ def write_tiles(
                     if valid < min_valid:
                         skipped += 1
                         continue
-                    name = f"{scene.stem}_r{window.row:05d}_c{window.col:05d}.tif"
+                    name = f"{scene_stem(scene)}_r{window.row:05d}_c{window.col:05d}.tif"
                     profile = {
                         "driver": "GTiff", "width": size, "height": size, "count": array.shape[0],
                         "dtype": array.dtype.name, "crs": src.crs,
@@ -114,7 +116,7 @@ def write_tiles(
         report.per_scene[str(scene)] = (kept, skipped)
         report.kept += kept
         report.skipped += skipped
-        log.info("%s: %d tile(s) kept, %d skipped (valid pixels < %.0f%%)", scene.name, kept, skipped, 100 * min_valid)
+        log.info("%s: %d tile(s) kept, %d skipped (valid pixels < %.0f%%)", scene_stem(scene), kept, skipped, 100 * min_valid)
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=["file", "scene", "row", "col", "size", "valid_fraction"])
     writer.writeheader()

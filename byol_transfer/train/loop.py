@@ -2,13 +2,16 @@
 
 raw batch → device → two augmented views → online/target forward → loss → optimiser step → EMA update
 → log → checkpoint. Resuming restores model, optimiser, scheduler, step, data position and RNG state,
-so a resumed CPU run reproduces the losses of an uninterrupted one.
+so a resumed CPU run reproduces the losses of an uninterrupted one. ``dataset`` is map-style (read
+through ``EpochSampler``) or a :class:`ShardStream` (webdataset shards, split over ranks and workers by
+the stream itself; see data/shards/stream.py for what resuming means there).
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import itertools
 import logging
 import math
 import time
@@ -23,6 +26,7 @@ from tqdm.auto import tqdm
 from ..augment.recipes import build_two_views
 from ..config import PretrainConfig, device_problem, from_dict, save_yaml_atomic, to_dict
 from ..data.cache import InMemoryDataset
+from ..data.shards.stream import ShardStream
 from ..errors import UserError
 from ..io import atomic_write_text, remove_stale_temps, stale_temps
 from ..models.backbones import create_backbone, feature_dim
@@ -154,8 +158,10 @@ def _pretrain(
         model = model.to(memory_format=torch.channels_last)
     if ctx.rank:  # different views on every rank (rank 0 keeps the single-process stream)
         torch.manual_seed(cfg.train.seed + 1_000_003 * ctx.rank)
-    K = total_steps(cfg, len(dataset))  # noqa: N806 (K as in the paper's τ schedule)
-    steps_per_epoch = len(dataset) // cfg.data.batch_size
+    streaming = isinstance(dataset, ShardStream)
+    dataset_size = dataset.samples_per_epoch if streaming else len(dataset)  # a stream: the index's total
+    K = total_steps(cfg, dataset_size)  # noqa: N806 (K as in the paper's τ schedule)
+    steps_per_epoch = dataset_size // cfg.data.batch_size
     optimizer = build_optimizer(model, cfg.optim, cfg.data.batch_size)  # LR from the global batch
     scheduler = build_scheduler(optimizer, cfg.optim, K)
 
@@ -187,20 +193,27 @@ def _pretrain(
     if cfg.train.compile:
         train_model = torch.compile(train_model)
 
-    sampler = EpochSampler(len(dataset), cfg.train.seed, cfg.data.batch_size, ctx)
     # A dataset held in memory is served by indexing (microseconds); worker processes would only add
     # inter-process copies, ~5x slower on 2 cores (docs/benchmarks.md, "Data loading").
     num_workers = 0 if isinstance(dataset, InMemoryDataset) else cfg.data.num_workers
-    loader = DataLoader(
-        dataset,
-        batch_size=local_batch,
-        sampler=sampler,
-        drop_last=True,  # BYOL's BatchNorm layers want full batches
-        num_workers=num_workers,
-        pin_memory=device.type == "cuda",
-        persistent_workers=num_workers > 0,
-        generator=torch.Generator().manual_seed(cfg.train.seed),  # keeps worker seeding off the global RNG
-    )
+    if streaming:  # the stream splits shards over ranks and workers and never ends: no sampler
+        sampler = None
+        # fresh workers per epoch (not persistent): they must see the stream's new epoch and position
+        loader = DataLoader(dataset, batch_size=local_batch, num_workers=num_workers,
+                            pin_memory=device.type == "cuda",
+                            generator=torch.Generator().manual_seed(cfg.train.seed))  # off the global RNG
+    else:
+        sampler = EpochSampler(len(dataset), cfg.train.seed, cfg.data.batch_size, ctx)
+        loader = DataLoader(
+            dataset,
+            batch_size=local_batch,
+            sampler=sampler,
+            drop_last=True,  # BYOL's BatchNorm layers want full batches
+            num_workers=num_workers,
+            pin_memory=device.type == "cuda",
+            persistent_workers=num_workers > 0,
+            generator=torch.Generator().manual_seed(cfg.train.seed),  # keeps worker seeding off the global RNG
+        )
     metrics = _MetricsWriter(run_dir / "metrics.csv", append=step > 0) if ctx.is_main else None
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.train.precision == "bf16")
     if cfg.train.precision == "bf16" and device.type == "cpu" and not _cpu_has_native_bf16():
@@ -237,9 +250,14 @@ def _pretrain(
     images_since_log = 0
     loss_value = float("nan")
     last_knn = ""
-    batches = _batches(loader, sampler, step, steps_per_epoch, cfg.data.batch_size)
+    batches = _stream_batches(loader, dataset, step, steps_per_epoch, local_batch) if streaming \
+        else _batches(loader, sampler, step, steps_per_epoch, cfg.data.batch_size)
     while step < stop_at:
-        batch = next(batches)
+        try:
+            batch = next(batches)
+        except BaseException:  # a bad file or shard: end the progress line so the error gets its own line
+            bar.close()
+            raise
         images = batch["image"].to(device, non_blocking=True)
         view1, view2 = views(images)
         if cfg.train.channels_last:
@@ -353,6 +371,16 @@ def _batches(loader: DataLoader, sampler: EpochSampler, step: int, steps_per_epo
     while True:
         sampler.set_position(epoch, done * batch_size)
         yield from loader
+        epoch, done = epoch + 1, 0
+
+
+def _stream_batches(loader: DataLoader, stream: ShardStream, step: int, steps_per_epoch: int, local_batch: int):
+    """Endless batches of a shard stream: each epoch re-seeded from (seed, epoch), ``steps_per_epoch`` long;
+    a resumed epoch skips the batches it had already served."""
+    epoch, done = divmod(step, steps_per_epoch)
+    while True:
+        stream.set_position(epoch, done, local_batch)
+        yield from itertools.islice(loader, steps_per_epoch - done)
         epoch, done = epoch + 1, 0
 
 
