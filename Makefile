@@ -17,7 +17,7 @@ $(PY):
 # Torch first, pinned, so that the dependencies below do not pull a different (multi-GB) build.
 $(STAMP): $(PY) pyproject.toml
 	$(PY) -m pip install --quiet $(TORCH)
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet -e ".[dev,bench]"
 	touch $(STAMP)
 
 install: $(STAMP)

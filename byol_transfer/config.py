@@ -163,6 +163,9 @@ class ModelConfig:
     projector_hidden: int = bounded(4096, ge=1)
     projector_out: int = bounded(256, ge=1)
     predictor_hidden: int = bounded(4096, ge=1)
+    # "joint": both views through each network as one 2B batch (BatchNorm statistics over both views, one
+    # pass); "separate": one pass per view, as the official BYOL code does (statistics per view)
+    view_batchnorm: Literal["joint", "separate"] = "joint"
 
 
 @dataclass
@@ -189,7 +192,7 @@ class DataConfig:
     batch_size: int = bounded(256, ge=1)
     num_workers: int = bounded(2, ge=0)
     extensions: Union[list[str], None] = None  # None: every format the readers know (incl. DICOM)
-    shuffle_buffer: int = 1000  # streamed shards (data/shards/): samples held per process for shuffling
+    shuffle_buffer: int = bounded(1000, ge=1)  # streamed shards (data/shards/): samples held per process for shuffling
 
 
 @dataclass

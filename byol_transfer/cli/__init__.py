@@ -40,6 +40,7 @@ OUTPUTS = {
     "stats": [("out", "file")],
     "preview": [("out", "file")],
     "prepare": [("out", "dir")],
+    "report": [("out", "dir")],
 }
 
 
@@ -58,6 +59,24 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict]:
     return parser, runners
 
 
+def _log_to_stderr(quiet: bool) -> None:
+    """The package's log lines go to the sys.stderr of *this* call (one handler, replaced per call).
+
+    ``logging.basicConfig`` binds once, to the stream of the first call: later calls in one process (the
+    tests, a notebook) would print their warnings to a stream nobody reads. Records still propagate to
+    the root logger, so an application's own logging (and pytest's caplog) sees them too.
+    """
+    logger = logging.getLogger("byol_transfer")
+    for handler in [h for h in logger.handlers if getattr(h, "byol_transfer_cli", False)]:
+        logger.removeHandler(handler)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("byol-transfer: %(message)s"))
+    handler.setLevel(logging.WARNING if quiet else logging.INFO)  # -q filters what is printed, not what is logged
+    handler.byol_transfer_cli = True  # type: ignore[attr-defined]
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser, runners = build_parser()
     try:
@@ -65,11 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     except ArgumentFailure as e:
         print(f"{e.prog}: error: {e.message} (see {e.prog} --help)", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=logging.WARNING if args.quiet else logging.INFO,
-        format="byol-transfer: %(message)s",
-        stream=sys.stderr,
-    )
+    _log_to_stderr(quiet=args.quiet)
     from ..train.loop import TrainingDiverged
 
     try:

@@ -152,6 +152,7 @@ def _pretrain(
     model = BYOL(
         encoder, feature_dim(encoder),
         cfg.model.projector_hidden, cfg.model.projector_out, cfg.model.predictor_hidden,
+        view_batchnorm=cfg.model.view_batchnorm,
     )
     model = prepare_batchnorm(model, device, ctx).to(device)
     if cfg.train.channels_last:

@@ -17,6 +17,7 @@ from ..data.badfiles import BadFileError
 from ..data.build import resolve_card
 from ..data.image_folder import first_image
 from ..data.readers import probe_image
+from ..data.shards import is_shard_spec, resolve_shards
 from ..models.backbones import check_backbone_name
 from .loop import check_model_channels, resolve_device
 
@@ -29,7 +30,7 @@ _HEADER_LAYOUTS = ("image_folder", "geotiff_tiles", "dicom_folder")
 def check_before_data(cfg: PretrainConfig, card: str | None = None) -> None:
     check_backbone_name(cfg.model.backbone, "model.backbone")
     resolve_device(cfg.train.device)
-    channels = declared_channels(Path(cfg.data.path), card)
+    channels = declared_channels(cfg.data.path if is_shard_spec(cfg.data.path) else Path(cfg.data.path), card)
     # 3 identical channels (grey stored as RGB) may still become 1 in the data layer: decided on the pixels
     if channels is None or (channels == 3 and cfg.recipe.channels.accepts(1)):
         return
@@ -37,8 +38,10 @@ def check_before_data(cfg: PretrainConfig, card: str | None = None) -> None:
     check_model_channels(cfg, channels, cfg.data.path)
 
 
-def declared_channels(path: Path, card: str | None) -> int | None:
+def declared_channels(path: Path | str, card: str | None) -> int | None:
     """The channel count a data card or the first image's header gives, or None when it takes decoding."""
+    if is_shard_spec(path):  # shards: their index says (and a bad spec is named here, before anything runs)
+        return int(resolve_shards(str(path)).index.channels)
     chosen, layout = resolve_card(path, card)
     if chosen is not None and chosen.channels:
         return int(chosen.channels)

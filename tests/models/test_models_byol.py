@@ -149,3 +149,12 @@ def test_separate_view_batchnorm_is_one_pass_per_view():
 def test_view_batchnorm_must_be_joint_or_separate():
     with pytest.raises(ValueError, match="view_batchnorm"):
         BYOL(create_backbone("byol_tiny_cnn", 3), 64, view_batchnorm="per_view")
+
+
+def test_view_batchnorm_is_a_model_config_key():
+    from byol_transfer.config import ModelConfig, from_dict
+
+    assert from_dict(ModelConfig, {"view_batchnorm": "separate"}).view_batchnorm == "separate"
+    assert ModelConfig().view_batchnorm == "joint"
+    with pytest.raises(UserError, match="view_batchnorm"):
+        from_dict(ModelConfig, {"view_batchnorm": "per_view"})

@@ -22,7 +22,8 @@ class CliResult:
 
     @property
     def error_lines(self) -> list[str]:
-        return [line for line in self.err.splitlines() if line.strip()]
+        """stderr lines other than log lines (``byol-transfer: ...`` warnings printed along the way)."""
+        return [line for line in self.err.splitlines() if line.strip() and not line.startswith("byol-transfer: ")]
 
 
 @pytest.fixture
@@ -39,12 +40,14 @@ def run_cli(capsys):
 
 
 def assert_clean_error(result: CliResult, *fragments: str, code: int = 2) -> str:
-    """Exit ``code``, one stderr line containing every (non-empty) fragment, no traceback; returns the line."""
+    """Exit ``code``, one error line on stderr containing every (non-empty) fragment, no traceback, nothing
+    else on stderr but log lines; returns the error line."""
     assert fragments and all(fragments), "a clean-error check needs at least one non-empty fragment"
     assert "Traceback" not in result.err, result.err
     assert result.code == code, (result.code, result.err)
     lines = result.error_lines
     assert len(lines) == 1, result.err
+    assert lines[0].startswith("byol-transfer "), lines[0]
     for fragment in fragments:
         assert fragment in lines[0], (fragment, lines[0])
     return lines[0]
