@@ -49,7 +49,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from alternating import alternate, spread  # noqa: E402
-from machine import describe_machine  # noqa: E402
+from byol_transfer.machine import describe_machine  # noqa: E402
 from synthetic_data import write_scene, write_tiles  # noqa: E402
 from tables import write_table  # noqa: E402
 

@@ -61,7 +61,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from alternating import alternate, spread  # noqa: E402
-from machine import describe_machine  # noqa: E402
+from byol_transfer.machine import describe_machine  # noqa: E402
 from tables import write_table  # noqa: E402
 
 from byol_transfer.augment.recipes import build_two_views, load_recipe  # noqa: E402

@@ -44,7 +44,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from alternating import alternate  # noqa: E402
-from machine import describe_machine  # noqa: E402
+from byol_transfer.machine import describe_machine  # noqa: E402
 from tables import write_table  # noqa: E402
 
 from byol_transfer.augment.recipes import build_two_views, list_recipes, load_recipe  # noqa: E402

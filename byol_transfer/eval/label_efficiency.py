@@ -32,6 +32,7 @@ from ..config import RecipeConfig
 from ..data.threads import single_threaded
 from ..errors import UserError
 from ..io import atomic_write_text
+from ..machine import describe_machine
 from ..semisup.fixmatch import FixMatchSettings
 from .evaluators import EVALUATORS, Cell, Prediction
 from .features import cached_features, dataset_fingerprint, state_fingerprint
@@ -282,6 +283,7 @@ def _write_run_json(path: Path, inits: Sequence[Init], data: LabelledData, test_
         "test": describe(test_data) if test_data is not None else {"source": "holdout", "items": 0 if plan.test is None else len(plan.test)},
         "settings": {**asdict(settings), "cache_dir": str(settings.cache_dir) if settings.cache_dir else None},
         "finetune_geometry": asdict(geometry),
+        "machine": describe_machine(),
         "versions": {"byol_transfer": __version__, "torch": torch.__version__, "timm": timm.__version__,
                      "scikit-learn": sklearn.__version__, "python": platform.python_version()},
         "elapsed_s": round(elapsed, 1),

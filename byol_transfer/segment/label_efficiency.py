@@ -43,6 +43,7 @@ from ..eval.report import ResultRow, render_report, write_results
 from ..eval.splits import labels_digest, plan_splits, save_splits
 from ..eval.train_transforms import Geometry
 from ..io import atomic_write_text
+from ..machine import describe_machine
 from ..semisup.mean_teacher import MeanTeacher, MeanTeacherSettings
 from ..semisup.pool import UnlabeledPool
 from .smp_transfer import (
@@ -362,6 +363,7 @@ def _write_run_json(path: Path, inits: Sequence[Init], data: SegData, test_data:
         "settings": asdict(settings),
         "geometry": asdict(geometry),
         "cells": cells,
+        "machine": describe_machine(),
         "versions": {"byol_transfer": __version__, "torch": torch.__version__, "timm": timm.__version__,
                      "segmentation_models_pytorch": smp.__version__, "python": platform.python_version()},
         "elapsed_s": round(elapsed, 1),

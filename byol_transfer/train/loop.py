@@ -24,11 +24,12 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from ..augment.recipes import build_two_views
-from ..config import PretrainConfig, device_problem, from_dict, save_yaml_atomic, to_dict
+from ..config import PretrainConfig, device_problem, save_yaml_atomic, to_dict
 from ..data.cache import InMemoryDataset
 from ..data.shards.stream import ShardStream
 from ..errors import UserError
 from ..io import atomic_write_text, remove_stale_temps, stale_temps
+from ..machine import cpu_has_native_bf16
 from ..models.backbones import create_backbone, feature_dim
 from ..models.byol import BYOL, collapse_score
 from ..models.ema import ema_tau
@@ -217,7 +218,7 @@ def _pretrain(
         )
     metrics = _MetricsWriter(run_dir / "metrics.csv", append=step > 0) if ctx.is_main else None
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.train.precision == "bf16")
-    if cfg.train.precision == "bf16" and device.type == "cpu" and not _cpu_has_native_bf16():
+    if cfg.train.precision == "bf16" and device.type == "cpu" and not cpu_has_native_bf16():
         # Measured here: without AVX-512 BF16 / AMX, oneDNN emulates bf16 and a step runs ~20x slower.
         log.warning("this CPU has no native bf16 support: bf16 autocast will be much slower than fp32 "
                     "(use --set train.precision=fp32)")
@@ -359,13 +360,6 @@ def _apply_new_hyperparameters(optimizer: torch.optim.Optimizer, scheduler: torc
                 optimizer.param_groups[0]["lr"], step, total)
 
 
-def _cpu_has_native_bf16() -> bool:
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
-
-
 def _batches(loader: DataLoader, sampler: EpochSampler, step: int, steps_per_epoch: int, batch_size: int):
     """Endless batches starting at optimiser step ``step``, epoch by epoch."""
     epoch, done = divmod(step, steps_per_epoch)
@@ -429,6 +423,3 @@ def _truncate_metrics(path: Path, step: int) -> None:
     writer.writerows(rows)
     atomic_write_text(path, buffer.getvalue())
 
-
-def config_from_checkpoint(state: dict) -> PretrainConfig:
-    return from_dict(PretrainConfig, state["config"], "checkpoint config")

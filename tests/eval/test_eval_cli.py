@@ -57,6 +57,9 @@ def test_png_folder_with_train_and_test_byol_vs_random(capsys, labelled_folder, 
     assert splits["test"]["source"] == "test-data" and set(splits["subsets"]) == {"0", "1"}
     run = json.loads((out / "run.json").read_text())
     assert run["test"]["items"] == 8 and [i["name"] for i in run["inits"]] == ["BYOL", "random"]
+    from byol_transfer.machine import cpu_model_and_flags
+
+    assert run["machine"]["cpu_model"] == cpu_model_and_flags()[0] and "cpu_native_bf16" in run["machine"]
 
     # repeating the frozen-feature part reuses splits.json and the feature cache: identical numbers
     frozen = [r for r in rows if r["evaluator"] != "finetune"]

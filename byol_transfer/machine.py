@@ -1,4 +1,9 @@
-"""What a benchmark ran on, for its run.json: CPU model and flags, GPU, library versions, load."""
+"""What a run ran on, for its run.json: CPU model and flags, GPU, library versions, load.
+
+CPUs differ between our machines (AVX2-only AMD EPYC, where bf16 autocast is ~20x slower than fp32;
+Intel Xeon with AMX / AVX-512 BF16, where it is ~1.5x faster), so every published figure records them.
+Used by the label-efficiency and segmentation sweeps, the training loop's bf16 check and the benchmarks.
+"""
 
 from __future__ import annotations
 
@@ -38,13 +43,18 @@ def versions(*packages: str) -> dict[str, str]:
     return found
 
 
+def cpu_has_native_bf16() -> bool:
+    """Whether oneDNN runs bf16 natively on this CPU (AVX-512 BF16 or AMX) rather than emulating it."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
 def describe_machine(*packages: str) -> dict[str, Any]:
     """The facts a reader needs to compare figures across runs; ``packages``: versions to record."""
     model, flags = cpu_model_and_flags()
-    try:
-        native_bf16 = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        native_bf16 = False
+    native_bf16 = cpu_has_native_bf16()
     info: dict[str, Any] = {
         "cpu_model": model,
         "cpu_count": os.cpu_count(),
