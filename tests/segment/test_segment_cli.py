@@ -85,8 +85,11 @@ def test_predict_geotiff_keeps_crs_and_transform_and_png_gives_png(trained, seg_
 def _error(capsys, argv) -> str:
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "Traceback" not in err
-    return err
+    # one error line; log lines printed on the way ("byol-transfer: ...") may precede it
+    lines = [line for line in err.splitlines() if not line.startswith("byol-transfer: ")]
+    assert len(lines) == 1 and lines[0].startswith(("byol-transfer segment:", "byol-transfer predict:")), err
+    assert "Traceback" not in err
+    return lines[0]
 
 
 def _segment(data, out, *extra):
