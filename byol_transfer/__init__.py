@@ -7,7 +7,8 @@ from .models.backbones import create_backbone
 from .models.byol import BYOL
 from .models.ema import ema_tau
 from .models.losses import byol_pair_loss, byol_symmetric_loss
-from .train.export import export_backbone, load_backbone
+from .models.weights import load_backbone
+from .train.export import export_backbone
 from .train.loop import pretrain
 
 __version__ = "0.1.0"

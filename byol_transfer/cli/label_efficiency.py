@@ -82,7 +82,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def _sidecar_image_size(backbones: list[str]) -> int | None:
     from ..eval.inits import RANDOM, parse_backbone_specs
-    from ..train.export import sidecar_path
+    from ..models.weights import sidecar_path
 
     for _, target in parse_backbone_specs(backbones):
         meta = sidecar_path(Path(target))

@@ -26,7 +26,7 @@ from ..config import RecipeConfig, ScalingSpec, from_dict
 from ..errors import UserError
 from ..models.backbones import check_backbone_name, create_backbone, feature_dim
 from ..models.finite import require_finite
-from ..train.export import load_strict, read_export
+from ..models.weights import load_strict, read_export
 from .features import state_fingerprint
 
 log = logging.getLogger(__name__)
@@ -73,7 +73,7 @@ def parse_backbone_specs(specs: Sequence[str]) -> list[tuple[str, str]]:
 def expected_in_chans(specs: Sequence[str], recipe: str | None) -> int | None:
     """The channel count the inits will want, known before any data are read: the first export's
     ``in_chans``, else the fixed count of ``recipe`` (None when neither says; the data decide)."""
-    from ..train.export import sidecar_path
+    from ..models.weights import sidecar_path
 
     for _, target in parse_backbone_specs(specs):
         sidecar = sidecar_path(Path(target))

@@ -30,7 +30,7 @@ from ..eval.features import state_fingerprint
 from ..eval.inits import RANDOM, Init, build_inits, eval_transform_from_sidecar
 from ..eval.train_transforms import Geometry
 from ..models.backbones import create_backbone
-from ..train.export import load_strict, read_export, sidecar_path
+from ..models.weights import load_strict, read_export, sidecar_path
 from .smp_transfer import check_architecture, check_stem, timm_name
 
 log = logging.getLogger(__name__)

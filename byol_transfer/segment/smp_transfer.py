@@ -37,7 +37,7 @@ from ..errors import UserError
 from ..io import atomic_path, atomic_write_text
 from ..models.backbones import create_backbone
 from ..models.finite import require_finite
-from ..train.export import load_strict, read_export
+from ..models.weights import load_strict, read_export
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from safetensors.torch import save_file
 
 from byol_transfer.errors import UserError
 from byol_transfer.eval.inits import build_inits, parse_backbone_specs
-from byol_transfer.train.export import read_export
+from byol_transfer.models.weights import read_export
 
 
 def test_backbone_specs_are_parsed_and_names_must_be_unique():

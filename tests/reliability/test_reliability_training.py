@@ -19,7 +19,7 @@ from safetensors.torch import load_file, save_file
 
 from byol_transfer.models.finite import first_non_finite, named_tensors
 from byol_transfer.train.checkpoint import NonFiniteState, load_checkpoint, save_checkpoint
-from byol_transfer.train.export import sidecar_path
+from byol_transfer.models.weights import sidecar_path
 from tests.conftest import write_image_folder
 
 from .conftest import assert_clean_error, snapshot, tiny_pretrain_args

@@ -8,7 +8,8 @@ from safetensors.torch import load_file, save_file
 from byol_transfer.data.image_folder import ImageFolderDataset
 from byol_transfer.errors import UserError
 from byol_transfer.train.checkpoint import load_checkpoint
-from byol_transfer.train.export import export_backbone, load_backbone, load_strict
+from byol_transfer.models.weights import load_backbone, load_strict
+from byol_transfer.train.export import export_backbone
 from byol_transfer.train.loop import pretrain
 
 from .test_train_loop import tiny_config
