@@ -5,7 +5,7 @@ line only (so it works on any internal layout), on data it generates determinist
 
 1. classification: BYOL pretraining of ``byol_tiny_cnn`` on 3-class RGB PNG folders (a few steps),
    export, then ``label-efficiency`` with knn, linear, finetune and semisup over 2 fractions × 2 seeds;
-2. segmentation: pretraining on 4-band uint16 GeoTIFF tiles, export, then ``segment`` with a
+2. segmentation: pretraining (resnet10t: smp needs feature_info) on 4-band uint16 GeoTIFF tiles, export, then ``segment`` with a
    mean teacher over 2 fractions × 2 seeds;
 3. optionally (``--demo``) ``make demo``'s job, whose printed table is compared line by line.
 
@@ -112,7 +112,7 @@ def run_jobs(out: Path, demo: bool) -> None:
 
     write_segmentation(out / "data" / "seg")
     cli("pretrain", "--config", "satellite_multispectral", "--data", str(out / "data/seg/images"),
-        "--out", str(out / "seg/pretrain"), "--backbone", "byol_tiny_cnn", "--image-size", "32", "--batch-size", "8",
+        "--out", str(out / "seg/pretrain"), "--backbone", "resnet10t", "--image-size", "32", "--batch-size", "8",
         "--max-steps", "4", "--seed", "0", "--set", "data.num_workers=0", "--set", "train.log_every=1",
         "--set", "recipe.channels.count=4", *common, log=log)
     cli("export", str(out / "seg/pretrain"), "--out", str(out / "seg/byol.safetensors"), log=log)
