@@ -1,18 +1,22 @@
-"""Command-line parsing that fails in one line, and typed number flags with declared ranges.
+"""Command-line parsing that fails in one line, and the ranges of flags that set no config key.
 
-Every numeric flag of every command is parsed here, so a bad number reads the same everywhere:
-``byol-transfer segment: error: argument --batch-size: must be >= 1, got 0``. Flags that set a config key
-(``pretrain --max-steps`` → ``train.max_steps``) take their bounds from the schema in ``config.py``; the
-others declare theirs next to the flag. The range test itself is ``config.range_problem`` (one rule).
+A bad number reads the same everywhere: ``byol-transfer segment: error: argument --batch-size: must be
+>= 1, got 0``. Flags that set a config key (``pretrain --max-steps`` → ``train.max_steps``) are generated
+from each command's flag table with the schema's type and bounds (``config/flags.py``); the few flags
+that set no key (``--stop-after-steps``, ``--n`` of preview, ...) use the named ranges below. The range
+test itself is ``config.schema.range_problem`` (one rule).
 """
 
 from __future__ import annotations
 
 import argparse
-import math
-from typing import Any, Callable, NoReturn
+from typing import NoReturn
 
-from ..config import DataConfig, device_problem, field_bounds, range_problem
+from ..config import DataConfig, field_bounds
+from ..config.flags import device, number
+
+__all__ = ["ArgumentFailure", "OneLineParser", "device", "number", "positive_int", "non_negative_int",
+           "positive_float", "non_negative_float", "probability", "open_fraction", "label_fraction", "image_size"]
 
 
 class ArgumentFailure(Exception):
@@ -29,39 +33,6 @@ class OneLineParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         raise ArgumentFailure(self.prog, message)
-
-
-def number(kind: type = int, key: str | None = None, **bounds: Any) -> Callable[[str], Any]:
-    """An argparse ``type``: parse an int/float and check ``bounds`` (ge/gt/le/lt, as in config.py)."""
-    name = "an integer" if kind is int else "a number"
-
-    def parse(text: str) -> Any:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"must be {name}, got {text!r}") from None
-        if isinstance(value, float) and not math.isfinite(value):
-            raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
-        problem = range_problem(value, bounds)
-        if problem:
-            raise argparse.ArgumentTypeError(f"{key!r} {problem}" if key else problem)
-        return value
-
-    parse.__name__ = kind.__name__  # argparse names the type in some messages
-    return parse
-
-
-def config_number(cls: type, section: str, field: str, kind: type = int) -> Callable[[str], Any]:
-    """The ``type`` of a flag that sets ``section.field`` of dataclass ``cls``: the schema's bounds."""
-    return number(kind, f"{section}.{field}", **field_bounds(cls, field))
-
-
-def device(text: str) -> str:
-    """``--device`` of every command: the same rule as ``train.device``."""
-    problem = device_problem(text)
-    if problem:
-        raise argparse.ArgumentTypeError(problem)
-    return text
 
 
 # Ranges shared by the flags of the other commands (label-efficiency, segment, predict, stats, preview, prepare).

@@ -7,7 +7,8 @@ import logging
 import os
 from pathlib import Path
 
-from ..config import DataConfig, MonitorConfig, TrainConfig, read_yaml
+from ..config import PretrainConfig, read_yaml
+from ..config.flags import Flag, add_flags, flag_values
 from ..data.build import build_dataset
 from ..data.recipe_card import apply_card
 from ..data.shards import build_shard_stream, is_shard_spec
@@ -18,9 +19,32 @@ from ..train.loop import pretrain, resolve_device
 from ..train.monitor import build_monitor
 from ..train.preflight import check_before_data
 from ..train.run_config import config_source, resolve_config
-from .arguments import config_number, device, positive_int
+from .arguments import positive_int
 
 log = logging.getLogger(__name__)
+
+# Flags that set config keys: type, bounds and default come from PretrainConfig (config/pretrain.py).
+FLAGS = [
+    Flag("--data", "data.path", "folder of images or GeoTIFFs (searched recursively), an .npz archive, a GeoTIFF "
+         "scene, or images/+masks/ (see docs/data.md); or webdataset shards: a folder with index.json or "
+         "'DIR/shard-{000000..000123}.tar', local or a URL (see docs/data-at-scale.md)"),
+    Flag("--card", "data.card", "data card (datasets/<name>/card.yaml, e.g. eurosat_ms): band names, value scaling, "
+         "normalisation stats, splits; default: detected from the layout"),
+    Flag("--backbone", "model.backbone", "any timm model name, e.g. resnet18, resnet50, convnext_tiny"),
+    Flag("--image-size", "data.image_size", "square size images are cropped/resized to"),
+    Flag("--batch-size", "data.batch_size", "images per optimiser step (the LR scales with it)"),
+    Flag("--epochs", "train.epochs", "passes over the data"),
+    Flag("--max-steps", "train.max_steps", "cap on optimiser steps (at least 1; leave out for no cap)"),
+    Flag("--device", "train.device", "auto, cpu, cuda or cuda:N"),
+    Flag("--seed", "train.seed", "random seed"),
+    Flag("--skip-bad", "data.skip_bad", "skip unreadable images instead of stopping (they are counted in the log)"),
+    Flag("--monitor-data", "monitor.data", "a small labelled set (class subfolders, .npz, or a folder with "
+         "--monitor-labels): its k-NN accuracy with the online encoder's features is logged to metrics.csv as "
+         "knn_acc while training"),
+    Flag("--monitor-labels", "monitor.labels", "a path,label CSV / split file for --monitor-data"),
+    Flag("--monitor-card", "monitor.card", "data card of --monitor-data (default: detected)"),
+    Flag("--monitor-every", "monitor.every", "steps between k-NN checks (one at the end too)"),
+]
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -28,21 +52,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        description=__doc__)
     p.add_argument("--config", help="recipe name (see `byol-transfer recipes`) or YAML file "
                                     "(a recipe, or a run config.yaml); with --resume: the run's own")
-    p.add_argument("--data", help="folder of images or GeoTIFFs (searched recursively), an .npz archive, "
-                                  "a GeoTIFF scene, or images/+masks/ (see docs/data.md); or webdataset shards: "
-                                  "a folder with index.json or 'DIR/shard-{000000..000123}.tar', local or a URL "
-                                  "(see docs/data-at-scale.md)")
-    p.add_argument("--card", help="data card (datasets/<name>/card.yaml, e.g. eurosat_ms): band names, value "
-                                  "scaling, normalisation stats, splits; default: detected from the layout")
     p.add_argument("--out", required=True, type=Path, help="run folder to write")
-    p.add_argument("--backbone", help="any timm model name, e.g. resnet18, resnet50, convnext_tiny")
-    p.add_argument("--image-size", type=config_number(DataConfig, "data", "image_size"))
-    p.add_argument("--batch-size", type=config_number(DataConfig, "data", "batch_size"))
-    p.add_argument("--epochs", type=config_number(TrainConfig, "train", "epochs"))
-    p.add_argument("--max-steps", type=config_number(TrainConfig, "train", "max_steps"),
-                   help="cap on optimiser steps (at least 1; leave out for no cap)")
-    p.add_argument("--device", type=device, help="auto, cpu, cuda or cuda:N")
-    p.add_argument("--seed", type=config_number(TrainConfig, "train", "seed"))
+    add_flags(p, PretrainConfig, FLAGS, config_file=False)  # --config above is a recipe or a run config
     p.add_argument("--resume", action="store_true",
                    help="continue the run in --out from last.ckpt, with the config stored in it")
     p.add_argument("--allow-config-change", action="store_true",
@@ -50,17 +61,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "the LR scale, learning rate, schedule, seed, recipe); the new LR scale is logged")
     p.add_argument("--stop-after-steps", type=positive_int,
                    help="pause after this many steps without changing the schedule (resume later)")
-    p.add_argument("--skip-bad", action="store_true",
-                   help="skip unreadable images instead of stopping (they are counted in the log)")
-    p.add_argument("--monitor-data", help="a small labelled set (class subfolders, .npz, or a folder with "
-                                          "--monitor-labels): its k-NN accuracy with the online encoder's "
-                                          "features is logged to metrics.csv as knn_acc while training")
-    p.add_argument("--monitor-labels", help="a path,label CSV / split file for --monitor-data")
-    p.add_argument("--monitor-card", help="data card of --monitor-data (default: detected)")
-    p.add_argument("--monitor-every", type=config_number(MonitorConfig, "monitor", "every"),
-                   help="steps between k-NN checks (default 100; one at the end)")
-    p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
-                   help="override any config key, e.g. --set optim.name=adamw (repeatable)")
 
 
 def base_config(args: argparse.Namespace) -> tuple[dict, str]:
@@ -90,33 +90,19 @@ def base_config(args: argparse.Namespace) -> tuple[dict, str]:
 
 def run(args: argparse.Namespace) -> int:
     base, where = base_config(args)
-    flags = {
-        "data.path": str(args.data) if args.data else None,
-        "model.backbone": args.backbone,
-        "data.image_size": args.image_size,
-        "data.batch_size": args.batch_size,
-        "train.epochs": args.epochs,
-        "train.max_steps": args.max_steps,
-        "train.device": args.device,
-        "train.seed": args.seed,
-        "monitor.data": str(args.monitor_data) if args.monitor_data else None,
-        "monitor.labels": str(args.monitor_labels) if args.monitor_labels else None,
-        "monitor.card": args.monitor_card,
-        "monitor.every": args.monitor_every,
-    }
-    cfg = resolve_config(base, where, flags, args.sets)
+    cfg = resolve_config(base, where, flag_values(args, FLAGS), args.sets)
     if not cfg.data.path:
         raise UserError("--data is required: a folder of images")
-    check_before_data(cfg, card=args.card)  # backbone, device, channels from a header: seconds, not minutes
+    check_before_data(cfg)  # backbone, device, channels from a header: seconds, not minutes
     # data that fit in memory are decoded once (docs/benchmarks.md: reading tiles from disk every epoch
     # costs 20-70% of a resnet18 64 px step on 2 cores, indexing memory ~1%)
     count = cfg.recipe.channels.count  # a 1-channel recipe reads grey images stored as RGB as one channel
     if is_shard_spec(cfg.data.path):  # streamed, split over ranks and workers (data/shards/stream.py)
         dataset = build_shard_stream(cfg.data.path, seed=cfg.train.seed, shuffle_buffer=cfg.data.shuffle_buffer,
-                                     skip_bad=args.skip_bad, image_size=cfg.data.image_size, card=args.card)
+                                     skip_bad=cfg.data.skip_bad, image_size=cfg.data.image_size, card=cfg.data.card)
     else:
-        dataset = build_dataset(cfg.data.path, cfg.data.image_size, card=args.card, extensions=cfg.data.extensions,
-                                skip_bad=args.skip_bad, cache="auto",
+        dataset = build_dataset(cfg.data.path, cfg.data.image_size, card=cfg.data.card, extensions=cfg.data.extensions,
+                                skip_bad=cfg.data.skip_bad, cache="auto",
                                 want_channels=count if isinstance(count, int) else None)
     if dataset.card is not None:  # the card's value scaling and stats, unless --set chose a scaling
         apply_card(cfg.recipe, dataset.card, keep_scaling=any(s.startswith("recipe.scaling") for s in args.sets))

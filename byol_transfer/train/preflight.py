@@ -27,10 +27,10 @@ log = logging.getLogger(__name__)
 _HEADER_LAYOUTS = ("image_folder", "geotiff_tiles", "dicom_folder")
 
 
-def check_before_data(cfg: PretrainConfig, card: str | None = None) -> None:
+def check_before_data(cfg: PretrainConfig) -> None:
     check_backbone_name(cfg.model.backbone, "model.backbone")
     resolve_device(cfg.train.device)
-    channels = declared_channels(cfg.data.path if is_shard_spec(cfg.data.path) else Path(cfg.data.path), card)
+    channels = declared_channels(cfg.data.path if is_shard_spec(cfg.data.path) else Path(cfg.data.path), cfg.data.card)
     # 3 identical channels (grey stored as RGB) may still become 1 in the data layer: decided on the pixels
     if channels is None or (channels == 3 and cfg.recipe.channels.accepts(1)):
         return

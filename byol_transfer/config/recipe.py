@@ -1,0 +1,69 @@
+"""The recipe schema: a named pair of augmentation views plus its channel, scaling and normalisation contract."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, Union
+
+from .schema import bounded
+
+@dataclass
+class ChannelSpec:
+    """What data a recipe accepts. ``count`` is a channel count, a list of them, or "any"."""
+
+    count: Union[int, list[int], Literal["any"]] = bounded(3, ge=1, min_len=1)
+    rgb: bool = False  # ops that need RGB semantics (hue, saturation, luma grayscale) require this
+    names: Union[list[str], None] = None
+
+    def accepts(self, n: int) -> bool:
+        if self.count == "any":
+            return True
+        if isinstance(self.count, int):
+            return n == self.count
+        return n in self.count
+
+
+@dataclass
+class ScalingSpec:
+    """How raw pixel values become floats, applied on the device before augmentation.
+
+    kind: ``auto`` (uint8 → /255, uint16 → /65535, floats unchanged), ``divide`` (by ``value``, e.g.
+    10000 for Sentinel-2 reflectance), ``percentile_clip`` (per band, clip to [low, high] and map to
+    [0, 1]; bounds from ``low``/``high`` or the p1/p99 of a ``stats`` file), ``ct_window`` (clip to
+    ``center`` ± ``width``/2, e.g. HU 40/400 for soft tissue, and map to [0, 1]), ``none``.
+    """
+
+    kind: Literal["auto", "divide", "percentile_clip", "ct_window", "none"] = "auto"
+    value: Union[float, None] = bounded(None, gt=0)
+    stats: Union[str, None] = None  # percentile_clip: a stats.json from `byol-transfer stats` (p1, p99)
+    low: Union[list[float], None] = None  # percentile_clip: explicit bounds, one per band or one for all
+    high: Union[list[float], None] = None
+    center: Union[float, None] = None  # ct_window: window level
+    width: Union[float, None] = bounded(None, gt=0)  # ct_window: window width
+
+
+@dataclass
+class NormalizeSpec:
+    """Per-channel normalisation applied last, after augmentation.
+
+    Either explicit ``mean``/``std`` (one value per channel, or one value for all), or ``stats``: a
+    stats.json path written by ``byol-transfer stats``. Neither means mean 0, std 1.
+    """
+
+    mean: Union[list[float], None] = None
+    std: Union[list[float], None] = bounded(None, gt=0)
+    stats: Union[str, None] = None
+
+
+@dataclass
+class RecipeConfig:
+    """A named pair of augmentation views plus the channel, scaling and normalisation contract."""
+
+    name: str
+    description: str = ""
+    channels: ChannelSpec = field(default_factory=ChannelSpec)
+    scaling: ScalingSpec = field(default_factory=ScalingSpec)
+    normalize: NormalizeSpec = field(default_factory=NormalizeSpec)
+    view1: list[dict[str, Any]] = bounded(default_factory=list, min_len=1)  # a view needs at least one op
+    view2: list[dict[str, Any]] = bounded(default_factory=list, min_len=1)
+    source: Union[str, None] = None  # the file it came from, for error messages
