@@ -13,7 +13,9 @@ from ..data.geotiff import parse_bands
 from ..data.remote import scene_list
 from ..data.tile_writer import INDEX_NAME, write_tiles
 from ..errors import UserError
-from . import arguments
+from ..config.flags import Flag, add_flags
+from ..config.prepare import ShardsConfig, TilesConfig
+from ..config.resolve import resolve, write_resolved
 from .stats import parse_scaling
 
 _UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
@@ -28,46 +30,54 @@ def parse_size(text: str) -> int:
     return int(float(match.group(1)) * _UNITS[match.group(2).upper()])
 
 
+TILE_FLAGS = [
+    Flag("scenes", "scenes", "GeoTIFF/COG paths or URLs (https://, s3://, gs://), or .txt files listing them",
+         metavar="SCENE.tif", required=True),
+    Flag("--size", "size", "tile size in pixels", required=True),
+    Flag("--stride", "stride", "step between tiles (default: the size, no overlap)"),
+    Flag("--min-valid", "min_valid", "keep tiles with at least this fraction of valid pixels"),
+    Flag("--bands", "bands", "bands to keep: 1-based numbers or names, e.g. 4,3,2 or B04,B03,B02"),
+    Flag("--card", "card", "data card whose band names --bands may use"),
+    Flag("--nodata", "nodata", "nodata value when the scene declares none"),
+]
+
+SHARD_FLAGS = [
+    Flag("--data", "data.path", "dataset path, a GeoTIFF/COG URL, or a .txt list of scenes", required=True),
+    Flag("--shard-size", "shard_size", "close a shard once it holds this much"),
+    Flag("--card", "data.card", "data card of the source (default: detected)"),
+    Flag("--split", "data.split", "which split to pack: train (default where the data declare splits), test, val, "
+         "or all; statistics are computed for training images only"),
+    Flag("--labeled", "labeled", "store class labels (class subfolders, npz, --labels)"),
+    Flag("--labels", "data.labels", "a path,label CSV for an image folder (implies --labeled)"),
+    Flag("--bands", "data.bands", "bands to keep: 1-based numbers or names"),
+    Flag("--tile", "tile", "cut GeoTIFF scenes into windows of this size"),
+    Flag("--stride", "stride", "step between windows (default: the tile size)"),
+    Flag("--min-valid", "min_valid", "drop windows/tiles with fewer valid pixels (scenes: 0.9)"),
+    Flag("--nodata", "nodata", "nodata value when the files declare none"),
+    Flag("--image-size", "image_size", "resize images to this square size (default: native)"),
+    Flag("--scaling", "scaling", "value scaling the card's mean/std are expressed after: auto, none, divide:10000, "
+         "ct_window:C,W, percentile_clip (default: the card's, else auto)"),
+    Flag("--workers", "workers", "DataLoader workers reading the source"),
+    Flag("--skip-bad", "data.skip_bad", "leave unreadable files out (counted) instead of stopping"),
+]
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("prepare", help="prepare data (tiles from GeoTIFF scenes, webdataset shards)",
                        description=__doc__)
     what = p.add_subparsers(dest="what", required=True, metavar="WHAT")
     t = what.add_parser("tiles", help="cut GeoTIFF scenes into GeoTIFF tiles with their own CRS/transform",
                         description="Cut GeoTIFF scenes into georeferenced GeoTIFF tiles, skipping nodata.")
-    t.add_argument("scenes", nargs="+", metavar="SCENE.tif",
-                   help="GeoTIFF/COG paths or URLs (https://, s3://, gs://), or .txt files listing them")
-    t.add_argument("--size", required=True, type=arguments.image_size, help="tile size in pixels")
-    t.add_argument("--stride", type=arguments.positive_int, help="step between tiles (default: the size, no overlap)")
     t.add_argument("--out", required=True, type=Path, help="output folder")
-    t.add_argument("--min-valid", type=arguments.probability, default=0.9,
-                   help="keep tiles with at least this fraction of valid pixels (default 0.9)")
-    t.add_argument("--bands", help="bands to keep: 1-based numbers or names, e.g. 4,3,2 or B04,B03,B02")
-    t.add_argument("--card", help="data card whose band names --bands may use")
-    t.add_argument("--nodata", type=float, help="nodata value when the scene declares none")
+    add_flags(t, TilesConfig, TILE_FLAGS)
 
     s = what.add_parser("shards", help="pack any dataset into webdataset tar shards (+ index.json, card.yaml)",
                         description="Pack any dataset the readers take (tile folders, GeoTIFF scenes or their "
                                     "URLs, image folders, npz, image/mask pairs, labelled folders) into webdataset "
                                     "tar shards: one .npy (stored dtype) + .json per sample. Atomic per shard; "
                                     "re-run the same command to resume. See docs/data-at-scale.md.")
-    s.add_argument("--data", required=True, help="dataset path, a GeoTIFF/COG URL, or a .txt list of scenes")
     s.add_argument("--out", required=True, type=Path, help="output folder for shard-NNNNNN.tar, index.json, card.yaml")
-    s.add_argument("--shard-size", default="1GB", help="close a shard once it holds this much (default 1GB)")
-    s.add_argument("--card", help="data card of the source (default: detected)")
-    s.add_argument("--split", help="which split to pack: train (default where the data declare splits), test, "
-                                   "val, or all; statistics are computed for training images only")
-    s.add_argument("--labeled", action="store_true", help="store class labels (class subfolders, npz, --labels)")
-    s.add_argument("--labels", help="a path,label CSV for an image folder (implies --labeled)")
-    s.add_argument("--bands", help="bands to keep: 1-based numbers or names")
-    s.add_argument("--tile", type=int, help="cut GeoTIFF scenes into windows of this size")
-    s.add_argument("--stride", type=int, help="step between windows (default: the tile size)")
-    s.add_argument("--min-valid", type=float, help="drop windows/tiles with fewer valid pixels (scenes: 0.9)")
-    s.add_argument("--nodata", type=float, help="nodata value when the files declare none")
-    s.add_argument("--image-size", type=int, help="resize images to this square size (default: native)")
-    s.add_argument("--scaling", help="value scaling the card's mean/std are expressed after: auto, none, "
-                                     "divide:10000, ct_window:C,W, percentile_clip (default: the card's, else auto)")
-    s.add_argument("--workers", type=int, default=0, help="DataLoader workers reading the source (default 0)")
-    s.add_argument("--skip-bad", action="store_true", help="leave unreadable files out (counted) instead of stopping")
+    add_flags(s, ShardsConfig, SHARD_FLAGS)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -75,12 +85,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _tiles(args: argparse.Namespace) -> int:
-    band_names = load_card(args.card).band_names if args.card else None
-    report = write_tiles(scene_list(args.scenes), args.out, args.size, args.stride, min_valid=args.min_valid,
-                         bands=parse_bands(args.bands), band_names=band_names, nodata=args.nodata)
+    cfg = resolve(TilesConfig, args, TILE_FLAGS)
+    band_names = load_card(cfg.card).band_names if cfg.card else None
+    report = write_tiles(scene_list(cfg.scenes), args.out, cfg.size, cfg.stride, min_valid=cfg.min_valid,
+                         bands=parse_bands(cfg.bands), band_names=band_names, nodata=cfg.nodata)
+    write_resolved(cfg, args.out)
     for scene, (kept, skipped) in report.per_scene.items():
         print(f"{scene}: kept {kept}, skipped {skipped}")
-    print(f"kept {report.kept} tile(s), skipped {report.skipped} (valid pixels < {args.min_valid:.0%}); "
+    print(f"kept {report.kept} tile(s), skipped {report.skipped} (valid pixels < {cfg.min_valid:.0%}); "
           f"index: {args.out / INDEX_NAME}")
     return 0
 
@@ -92,36 +104,39 @@ def _shards(args: argparse.Namespace) -> int:
     from ..data.shards.card_stub import write_card_stub
     from ..data.stats import BandStats, dataset_nodata
 
-    size = parse_size(args.shard_size)
-    labeled = args.labeled or args.labels is not None
+    cfg = resolve(ShardsConfig, args, SHARD_FLAGS)
+    data = cfg.data
+    size = parse_size(cfg.shard_size)
+    labeled = cfg.labeled or data.labels is not None
     dataset = build_dataset(
-        args.data, args.image_size, card=args.card, labeled=labeled, split=args.split, labels=args.labels,
-        bands=parse_bands(args.bands), tile_size=args.tile, stride=args.stride, min_valid=args.min_valid,
-        nodata=args.nodata, skip_bad=args.skip_bad,
+        data.path, cfg.image_size, card=data.card, labeled=labeled, split=data.split, labels=data.labels,
+        bands=parse_bands(data.bands), tile_size=cfg.tile, stride=cfg.stride, min_valid=cfg.min_valid,
+        nodata=cfg.nodata, skip_bad=data.skip_bad,
     )
     dataset.skip_bad = False  # read errors are the writer's to skip and count (no duplicated neighbour)
-    splits = declares_splits(args.data, dataset.card, dataset.layout)
-    split = args.split or ("train" if splits else "all")
+    splits = declares_splits(data.path, dataset.card, dataset.layout)
+    split = data.split or ("train" if splits else "all")
     training = split == "train" or not splits
     stats = None
     if training:
         nodata, zero_is_nodata = dataset_nodata(dataset)
         stats = BandStats(dataset.in_chans, str(dataset.dtype).removeprefix("torch."), nodata, zero_is_nodata)
-    options = {"bands": args.bands, "tile": args.tile, "stride": args.stride, "min_valid": args.min_valid,
-               "nodata": args.nodata, "image_size": args.image_size, "labeled": labeled, "labels": args.labels,
-               "card": args.card, "scaling": args.scaling}
+    options = {"bands": data.bands, "tile": cfg.tile, "stride": cfg.stride, "min_valid": cfg.min_valid,
+               "nodata": cfg.nodata, "image_size": cfg.image_size, "labeled": labeled, "labels": data.labels,
+               "card": data.card, "scaling": cfg.scaling}
     report = write_shards(
-        dataset, args.out, size, source=str(args.data),
+        dataset, args.out, size, source=str(data.path),
         split=f"{split} split" if splits else "all images (no split declared)",
-        layout=dataset.layout, options=options, skip_bad=args.skip_bad, num_workers=args.workers,
+        layout=dataset.layout, options=options, skip_bad=data.skip_bad, num_workers=cfg.workers,
         on_image=stats.update if stats is not None else None, progress=True,
     )
-    scaling = parse_scaling(args.scaling)
+    scaling = parse_scaling(cfg.scaling)
     if scaling is None:
         scaling = dataset.card.resolved_scaling() if dataset.card is not None else ScalingSpec()
     if scaling.kind == "percentile_clip" and scaling.low is None:
         scaling = dataclasses.replace(scaling, stats=None)  # bounds from this very run's p1/p99
     card = write_card_stub(args.out, report.index, stats, scaling=scaling, source_card=dataset.card)
+    write_resolved(cfg, args.out)
     print(f"{report.samples} sample(s) in {report.shards} shard(s) ({report.written} written now, "
           f"{report.kept_shards} shard(s) kept from an earlier run, {report.skipped} unreadable skipped); "
           f"index: {args.out / 'index.json'}; card: {card}")

@@ -20,35 +20,44 @@ from ..data.recipe_card import apply_card
 from ..data.resize import resize_to_square
 from ..errors import UserError
 from ..train.run_config import config_source
-from . import arguments
+from ..config.flags import Flag, add_flags
+from ..config.preview import PreviewConfig
+from ..config.resolve import resolve
+
+
+FLAGS = [
+    Flag("--config", "recipe", "recipe name (see `byol-transfer recipes`), recipe YAML or run config.yaml",
+         required=True),
+    Flag("--data", "data", "folder of images, .npz archive or GeoTIFF scene", required=True),
+    Flag("--n", "n", "number of images (rows)"),
+    Flag("--rgb-bands", "rgb_bands", "bands shown as red,green,blue: 1-based numbers or band names, e.g. 4,3,2 or "
+         "B04,B03,B02 (one band: grayscale)"),
+    Flag("--image-size", "image_size", "training image size (default: the first image's shorter side)"),
+    Flag("--card", "card", "data card (default: detected from the data); supplies scaling and stats"),
+    Flag("--seed", "seed", "random seed for the views"),
+]
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("preview", help="write a grid of images and their two augmented views",
                        description=__doc__)
-    p.add_argument("--config", required=True,
-                   help="recipe name (see `byol-transfer recipes`), recipe YAML or run config.yaml")
-    p.add_argument("--data", required=True, type=Path, help="folder of images, .npz archive or GeoTIFF scene")
     p.add_argument("--out", required=True, type=Path, help="image to write (.png or .jpg)")
-    p.add_argument("--n", type=arguments.positive_int, default=8, help="number of images (rows), default 8")
-    p.add_argument("--rgb-bands", help="bands shown as red,green,blue: 1-based numbers or band names, "
-                                       "e.g. 4,3,2 or B04,B03,B02 (one band: grayscale)")
-    p.add_argument("--image-size", type=arguments.image_size, help="training image size (default: the first image's shorter side)")
-    p.add_argument("--card", help="data card (default: detected from the data); supplies scaling and stats")
-    p.add_argument("--seed", type=arguments.non_negative_int, default=0, help="random seed for the views (default 0)")
+    # --config is the recipe here (as in pretrain), so the settings come from flags and --set only
+    add_flags(p, PreviewConfig, FLAGS, config_file=False)
 
 
 def run(args: argparse.Namespace) -> int:
-    data, where = config_source(args.config)
+    cfg = resolve(PreviewConfig, args, FLAGS)
+    data, where = config_source(cfg.recipe)
     recipe = recipe_from_dict(data["recipe"], where)
-    dataset = build_dataset(args.data, args.image_size, card=args.card)
+    dataset = build_dataset(Path(cfg.data), cfg.image_size, card=cfg.card)
     if dataset.card is not None:
         apply_card(recipe, dataset.card)
-    images = pick_images(dataset, args.n, args.image_size)
+    images = pick_images(dataset, cfg.n, cfg.image_size)
     band_names = getattr(dataset, "band_names", None) or recipe.channels.names
-    rgb = args.rgb_bands or (",".join(dataset.card.rgb_bands) if dataset.card and dataset.card.rgb_bands else None)
+    rgb = cfg.rgb_bands or (",".join(dataset.card.rgb_bands) if dataset.card and dataset.card.rgb_bands else None)
     bands = parse_bands(rgb, images.shape[1], band_names)
-    width, height = write_preview(args.out, recipe, images, bands, seed=args.seed)
+    width, height = write_preview(args.out, recipe, images, bands, seed=cfg.seed)
     print(f"wrote {args.out} ({width}×{height} px): {images.shape[0]} images × (original, view 1, view 2)")
     return 0
 

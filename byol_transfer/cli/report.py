@@ -14,32 +14,43 @@ from ..eval.plots import plot_rows
 from ..errors import UserError
 from ..eval.report import read_many, render_report
 from ..io import atomic_write_text
+from ..config.flags import Flag, add_flags
+from ..config.report import ReportConfig
+from ..config.resolve import resolve, write_resolved
+
+
+FLAGS = [
+    Flag("results", "results", "results.csv files to combine", metavar="RESULTS.csv", required=True),
+    Flag("--title", "title", "report title"),
+    Flag("--metrics", "metrics", "metrics to show, in this order (default: all, as they appear)"),
+    Flag("--lower-is-better", "lower_is_better", "metrics where the smallest value is the best (bold)",
+         metavar="METRIC"),
+    Flag("--no-plot", "plot", "write report.md only", sets_to=False),
+]
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("report", help="report.md + plot from results.csv files", description=__doc__)
-    p.add_argument("results", nargs="+", type=Path, metavar="RESULTS.csv", help="results.csv files to combine")
     p.add_argument("--out", required=True, type=Path, help="folder for report.md and label_efficiency.png")
-    p.add_argument("--title", default="Label efficiency", help="report title")
-    p.add_argument("--metrics", nargs="+", help="metrics to show, in this order (default: all, as they appear)")
-    p.add_argument("--lower-is-better", nargs="+", default=[], metavar="METRIC",
-                   help="metrics where the smallest value is the best (bold)")
-    p.add_argument("--no-plot", action="store_true", help="write report.md only")
+    add_flags(p, ReportConfig, FLAGS)
 
 
 def run(args: argparse.Namespace) -> int:
-    rows = read_many(args.results)  # all inputs are read and checked before anything is written
+    cfg = resolve(ReportConfig, args, FLAGS)
+    results = [Path(r) for r in cfg.results]
+    rows = read_many(results)  # all inputs are read and checked before anything is written
     present = list(dict.fromkeys(r.metric for r in rows))
-    unknown = [m for m in (args.metrics or []) + args.lower_is_better if m not in present]
+    unknown = [m for m in (cfg.metrics or []) + cfg.lower_is_better if m not in present]
     if unknown:
-        raise UserError(f"no metric {unknown[0]!r} in {', '.join(map(str, args.results))} (has: {', '.join(present)})")
-    sources = ", ".join(f"`{p}`" for p in args.results)
-    text = render_report(rows, args.title, [f"Sources: {sources}."], args.lower_is_better, metrics=args.metrics)
+        raise UserError(f"no metric {unknown[0]!r} in {', '.join(map(str, results))} (has: {', '.join(present)})")
+    sources = ", ".join(f"`{p}`" for p in results)
+    text = render_report(rows, cfg.title, [f"Sources: {sources}."], cfg.lower_is_better, metrics=cfg.metrics)
     args.out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(args.out / "report.md", text)
     outputs = [args.out / "report.md"]
-    if not args.no_plot:
-        outputs.append(plot_rows(rows, args.out / "label_efficiency.png", args.metrics, title=args.title,
+    write_resolved(cfg, args.out)
+    if cfg.plot:
+        outputs.append(plot_rows(rows, args.out / "label_efficiency.png", cfg.metrics, title=cfg.title,
                                  where=sources))
     print("wrote " + ", ".join(map(str, outputs)))
     return 0

@@ -6,32 +6,39 @@ import argparse
 import dataclasses
 from pathlib import Path
 
-from ..config import ScalingSpec
+from ..config import ScalingSpec, to_dict
+from ..config.flags import Flag, add_flags
+from ..config.resolve import resolve
+from ..config.stats import StatsConfig
 from ..data.build import build_dataset, resolve_card
 from ..data.geotiff import parse_bands
 from ..data.stats import compute_stats, write_stats
 from ..errors import UserError
-from . import arguments
+
+
+FLAGS = [
+    Flag("--data", "data.path", "folder, .npz archive or GeoTIFF scene", required=True),
+    Flag("--card", "data.card", "data card name (see docs/data.md) or card.yaml path; default: detected"),
+    Flag("--split", "data.split", "train, val, test or all (default: the training split when declared)"),
+    Flag("--labels", "data.labels", "a path,label CSV choosing the images (paths relative to --data)"),
+    Flag("--scaling", "scaling", "value scaling the mean/std are expressed after: auto, none, divide:10000, "
+         "ct_window:CENTER,WIDTH or percentile_clip (default: the card's, else auto)"),
+    Flag("--bands", "data.bands", "bands to keep: 1-based numbers or names, e.g. 4,3,2 or B04,B03,B02"),
+    Flag("--tile-size", "tile_size", "tile GeoTIFF scenes into windows of this size"),
+    Flag("--stride", "stride", "window stride for scenes (default: the tile size)"),
+    Flag("--min-valid", "min_valid", "drop tiles/windows with fewer valid pixels (0..1)"),
+    Flag("--max-images", "max_images", "a seeded random subset of this many images"),
+    Flag("--workers", "workers", "DataLoader workers"),
+    Flag("--mask-suffix", "mask_suffix", "for images/ + masks/ folders: what mask names add to the image stem, "
+         "e.g. _mask (default: detected)"),
+    Flag("--skip-bad", "data.skip_bad", "skip unreadable files (counted in the log)"),
+]
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("stats", help="per-band statistics of a dataset (stats.json)", description=__doc__)
-    p.add_argument("--data", required=True, type=Path, help="folder, .npz archive or GeoTIFF scene")
-    p.add_argument("--card", help="data card name (see docs/data.md) or card.yaml path; default: detected")
     p.add_argument("--out", required=True, type=Path, help="stats.json to write")
-    p.add_argument("--split", help="train, val, test or all (default: the training split when declared)")
-    p.add_argument("--labels", type=Path, help="a path,label CSV choosing the images (paths relative to --data)")
-    p.add_argument("--scaling", help="value scaling the mean/std are expressed after: auto, none, divide:10000, "
-                                     "ct_window:CENTER,WIDTH or percentile_clip (default: the card's, else auto)")
-    p.add_argument("--bands", help="bands to keep: 1-based numbers or names, e.g. 4,3,2 or B04,B03,B02")
-    p.add_argument("--tile-size", type=arguments.image_size, help="tile GeoTIFF scenes into windows of this size")
-    p.add_argument("--stride", type=arguments.positive_int, help="window stride for scenes (default: the tile size)")
-    p.add_argument("--min-valid", type=arguments.probability, help="drop tiles/windows with fewer valid pixels (0..1)")
-    p.add_argument("--max-images", type=arguments.positive_int, help="a seeded random subset of this many images")
-    p.add_argument("--workers", type=arguments.non_negative_int, default=0, help="DataLoader workers (default 0)")
-    p.add_argument("--mask-suffix", help="for images/ + masks/ folders: what mask names add to the image stem, "
-                   "e.g. _mask (default: detected)")
-    p.add_argument("--skip-bad", action="store_true", help="skip unreadable files (counted in the log)")
+    add_flags(p, StatsConfig, FLAGS)
 
 
 def parse_scaling(text: str | None) -> ScalingSpec | None:
@@ -52,23 +59,26 @@ def parse_scaling(text: str | None) -> ScalingSpec | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    card, layout = resolve_card(args.data, args.card, tile_size=args.tile_size)
+    cfg = resolve(StatsConfig, args, FLAGS)
+    source = Path(cfg.data.path)
+    card, layout = resolve_card(source, cfg.data.card, tile_size=cfg.tile_size)
     # class counts come for free when the labels need no extra file (class folders, npz arrays)
-    labeled = args.labels is not None or (card is not None and card.labels in ("subfolder", "npz"))
+    labeled = cfg.data.labels is not None or (card is not None and card.labels in ("subfolder", "npz"))
     dataset = build_dataset(
-        args.data, None, card=card or False, layout=layout, split=args.split, labels=args.labels, labeled=labeled,
-        bands=parse_bands(args.bands), tile_size=args.tile_size, stride=args.stride, min_valid=args.min_valid,
-        skip_bad=args.skip_bad, mask_suffix=args.mask_suffix,
+        source, None, card=card or False, layout=layout, split=cfg.data.split, labels=cfg.data.labels,
+        labeled=labeled, bands=parse_bands(cfg.data.bands), tile_size=cfg.tile_size, stride=cfg.stride,
+        min_valid=cfg.min_valid, skip_bad=cfg.data.skip_bad, mask_suffix=cfg.mask_suffix,
     )
-    scaling = parse_scaling(args.scaling)
+    scaling = parse_scaling(cfg.scaling)
     if scaling is None:
         scaling = dataset.card.resolved_scaling() if dataset.card is not None else ScalingSpec()
     if scaling.kind == "percentile_clip" and scaling.low is None:
         scaling = dataclasses.replace(scaling, stats=None)  # bounds come from this very run's p1/p99
-    stats = compute_stats(dataset, scaling, max_images=args.max_images, num_workers=args.workers,
+    stats = compute_stats(dataset, scaling, max_images=cfg.max_images, num_workers=cfg.workers,
                           progress=not getattr(args, "quiet", False),
-                          where=str(args.data))
-    stats["source"] = str(args.data)
+                          where=str(source))
+    stats["source"] = str(source)
+    stats["config"] = to_dict(cfg)  # the resolved settings travel with the numbers they produced
     write_stats(stats, args.out)
     fmt = lambda values: ", ".join(f"{v:.4g}" for v in values)  # noqa: E731
     print(f"{stats['images']} images, {stats['dtype']}, {len(stats['mean'])} band(s) → {args.out}")

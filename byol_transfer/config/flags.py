@@ -25,7 +25,7 @@ from .schema import device_problem, range_problem
 class Flag:
     """One command-line flag that sets one config key."""
 
-    name: str  # "--batch-size"
+    name: str  # "--batch-size", or a positional name ("scenes": zero or more values, a list key)
     key: str  # the dotted key of the command's schema it sets, e.g. "data.batch_size"
     help: str = ""
     metavar: Union[str, None] = None
@@ -34,6 +34,7 @@ class Flag:
     # (e.g. `--evaluators knn,linear` for a list); it returns the value stored under ``key``
     parse: Union[Callable[[str], Any], None] = None
     repeat: bool = False  # a list flag given several times accumulates (`--backbone a --backbone b`)
+    sets_to: bool = True  # a switch for a bool key sets it to this (`--no-plot` sets `plot` to false)
 
     @property
     def dest(self) -> str:
@@ -140,7 +141,9 @@ def argument_options(schema: type, flag: Flag) -> dict[str, Any]:
         return options
     if hint is bool:
         options.pop("metavar")
-        return {**options, "action": "store_true"}
+        if not flag.sets_to:  # the key's default is true: the switch turns it off, and --help says so
+            options["help"] = flag.help
+        return {**options, "action": "store_const", "const": flag.sets_to}
     if typing.get_origin(hint) is list:
         (item,) = typing.get_args(hint) or (str,)
         options["nargs"] = "+"
@@ -162,11 +165,15 @@ def argument_options(schema: type, flag: Flag) -> dict[str, Any]:
 def add_flags(parser: argparse.ArgumentParser, schema: type, flags: list[Flag], config_file: bool = True) -> None:
     """Add ``flags`` (typed from ``schema``), ``--set`` and, with ``config_file``, ``--config FILE.yaml``."""
     if config_file:
-        parser.add_argument("--config", metavar="FILE.yaml",
+        parser.add_argument("--config", dest="config_file", metavar="FILE.yaml",
                             help="settings as YAML, the same keys as the config.yaml this command writes; "
                                  "flags and --set override it")
     for flag in flags:
-        parser.add_argument(flag.name, **argument_options(schema, flag))
+        options = argument_options(schema, flag)
+        if not flag.name.startswith("-"):  # positional: argparse names it itself, and it may be left out
+            options.pop("dest")
+            options["nargs"] = "*"
+        parser.add_argument(flag.name, **options)
     parser.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                         help="override any config key, e.g. --set data.batch_size=64 (repeatable; value as YAML)")
 
@@ -176,6 +183,6 @@ def flag_values(args: argparse.Namespace, flags: list[Flag]) -> dict[str, Any]:
     values = {}
     for flag in flags:
         value = getattr(args, flag.dest, None)
-        if value is not None:
+        if value is not None and value != []:  # [] is a positional list left out
             values[flag.key] = value
     return values

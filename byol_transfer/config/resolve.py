@@ -82,8 +82,8 @@ def merged_settings(args: argparse.Namespace, flags: list[Flag], base: dict[str,
 
 def resolve(schema: type[T], args: argparse.Namespace, flags: list[Flag],
             base: dict[str, Any] | None = None) -> T:
-    """The command's settings as a ``schema`` instance (``args.config`` is the optional YAML file)."""
-    data, where = merged_settings(args, flags, base, getattr(args, "config", None))
+    """The command's settings as a ``schema`` instance (``args.config_file``: the optional ``--config`` YAML)."""
+    data, where = merged_settings(args, flags, base, getattr(args, "config_file", None))
     return from_dict(schema, data, where)
 
 
