@@ -120,7 +120,7 @@ def all_imports(root: Path, package: str) -> list[Import]:
     return [imp for name, path in known.items() for imp in imports_of(path, name, known, package)]
 
 
-def _top(module: str, package: str) -> str | None:
+def _top(module: str) -> str | None:
     """``byol_transfer.train.loop`` → ``train``; the root package itself → None."""
     parts = module.split(".")
     return parts[1] if len(parts) > 1 else None
@@ -140,7 +140,7 @@ def layer_violations(root: Path, package: str, levels: dict[str, int], exempt: d
         if relative in exempt:
             continue
         where = f"{root.name}/{relative}:{imp.line} imports {imp.target}"
-        source, target = _top(imp.source, package), _top(imp.target, package)
+        source, target = _top(imp.source), _top(imp.target)
         if not imp.exists:
             problems.append(f"{where}: there is no such module in the package")
         elif target is None:
