@@ -32,5 +32,6 @@ def load_plugins(modules: list[str], where: str) -> None:
         except UserError as e:  # e.g. an op in it breaks the op contract: the message names op and module
             raise UserError(f"{where}: plugins: {e}") from None
         except Exception as e:  # the user's module itself is broken: say which, and what it raised
+            message = " ".join(str(e).split())  # one line, whatever the module raised
             raise UserError(f"{where}: plugins: importing module {name!r} failed: "
-                            f"{type(e).__name__}: {e}") from None
+                            f"{type(e).__name__}: {message}") from None

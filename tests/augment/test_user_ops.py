@@ -7,6 +7,7 @@ recipe is loaded, in one line naming the op and the module.
 
 from __future__ import annotations
 
+import importlib
 import re
 import sys
 import textwrap
@@ -199,7 +200,8 @@ class GatedGain(SelectedSamples, K.IntensityAugmentationBase2D):
         (None, "plugins: cannot import module 'bad_ops': it is not installed or not on the Python path"),
         ("import not_installed_dependency\n",
          "plugins: importing module 'bad_ops' failed: No module named 'not_installed_dependency'"),
-        ("raise RuntimeError('no GPU here')\n", "plugins: importing module 'bad_ops' failed: RuntimeError: no GPU here"),
+        ("raise RuntimeError('no GPU\\nhere')\n",
+         "plugins: importing module 'bad_ops' failed: RuntimeError: no GPU here"),
         (_op_module('register_op("bad_op", channels="RGB")'),
          "augmentation op 'bad_op' \\(module bad_ops\\): channels must be one of 'any', 'rgb', 'single', got 'RGB'"),
         (_op_module('register_op("bad_op", needs_unit_range="yes")'),
@@ -244,6 +246,15 @@ def test_an_op_name_not_found_says_where_user_ops_come_from(user_module, tmp_pat
         load_recipe(write_recipe(tmp_path, plugins=[]))  # the module is not listed, so never imported
     with pytest.raises(UserError, match="unknown op 'random_gian'; known ops: .*random_gain"):
         load_recipe(write_recipe(tmp_path, view1=[{"op": "random_gian"}]))
+
+
+def test_reloading_the_users_module_replaces_its_ops(user_module, tmp_path):
+    user_module("my_ops", EXAMPLE)
+    load_recipe(write_recipe(tmp_path))
+    first = OPS.get("random_gain").build
+    importlib.reload(sys.modules["my_ops"])  # how an op is developed in a notebook: edit, reload, look
+    assert OPS.get("random_gain").build is not first
+    assert OPS.get("random_gain").build is sys.modules["my_ops"].random_gain
 
 
 def test_a_recipe_must_list_the_module_of_every_user_op_it_names(user_module, tmp_path):

@@ -62,11 +62,14 @@ def register_op(
                  "outputs_unit_range": outputs_unit_range}
         if problem := declaration_problem(build, channels, flags):
             raise UserError(f"augmentation op {name!r} (module {module}): {problem}")
-        if name in OPS:
+        # The same module registering the name again is that module run again (importlib.reload while
+        # writing an op in a notebook, or an import that failed half-way retried): its new builder wins.
+        again = name in OPS and OPS.get(name).module == module
+        if name in OPS and not again:
             raise UserError(f"augmentation op {name!r} (module {module}): the name is taken by the op in "
                             f"{OPS.get(name).module}; choose another name")
         doc = (build.__doc__ or "").strip().splitlines()
-        OPS.register(name)(
+        OPS.register(name, replace=again)(
             OpInfo(name, build, channels, needs_unit_range, geometric, doc[0] if doc else "",
                    outputs_unit_range, module)
         )
