@@ -16,9 +16,11 @@ class Registry(Generic[T]):
         self.kind = kind
         self._items: dict[str, T] = {}
 
-    def register(self, name: str) -> Callable[[T], T]:
+    def register(self, name: str, *, replace: bool = False) -> Callable[[T], T]:
+        """``replace``: the caller knows the old entry is its own (a module imported again)."""
+
         def add(obj: T) -> T:
-            if name in self._items:
+            if name in self._items and not replace:
                 raise ValueError(f"{self.kind} {name!r} is registered twice")
             self._items[name] = obj
             return obj

@@ -12,6 +12,7 @@ from ..errors import UserError
 from .ops import OPS, build_op, check_op_spec
 from .ops._fused_geometry import fuse_geometry
 from .ops.ct_window import training_scaling, with_declared_window
+from .plugins import load_plugins
 from .scaling import Normalize, ValueScaling, resolve_normalization, scales_to_unit_range
 from .views import EvalTransform, TwoViews
 
@@ -56,15 +57,35 @@ def recipe_from_dict(data: dict, where: str) -> RecipeConfig:
 def check_recipe_ops(recipe: RecipeConfig) -> None:
     """Every op entry of both views, when the recipe is loaded: before any data are read.
 
-    Channel and value-range rules need the data and are checked again in :func:`build_view`.
+    Channel and value-range rules need the data and are checked again in :func:`build_view`. The
+    recipe's ``plugins`` are imported first: they register the user's own ops that the views may name.
     """
     where = recipe.source or f"recipe {recipe.name!r}"
+    load_plugins(recipe.plugins, where)
     training_scaling(recipe)  # the ct_window placement rules
     count = recipe.channels.count
     in_chans = count if isinstance(count, int) else None  # "any" or a list: built once the data are known
     for view in ("view1", "view2"):
         for i, spec in enumerate(with_declared_window(recipe, getattr(recipe, view))):
             check_op_spec(spec, f"{where}: {view}[{i}]", in_chans)
+            check_op_source(recipe, spec["op"], f"{where}: {view}[{i}]")
+
+
+def check_op_source(recipe: RecipeConfig, name: str, where: str) -> None:
+    """A user's op must come from a module the recipe lists under ``plugins`` (or from inside one).
+
+    The registry is per process: without this, a recipe that forgot its plugin would work after another
+    recipe imported it and fail on its own (in a fresh process, on another machine).
+    """
+    module = OPS.get(name).module
+    if module == OPS_PACKAGE or module.startswith(OPS_PACKAGE + "."):
+        return
+    if not any(module == p or module.startswith(p + ".") for p in recipe.plugins):
+        raise UserError(f"{where}: op {name!r} comes from module {module}, which this recipe does not list "
+                        f"under plugins: add it (plugins: [{module}])")
+
+
+OPS_PACKAGE = build_op.__module__  # byol_transfer.augment.ops: every built-in op is defined inside it
 
 
 def load_recipe(name_or_path: str | Path) -> RecipeConfig:
@@ -110,6 +131,7 @@ def build_view(
     """One view's ops, each checked against the data: values after ``training_scaling(recipe)`` in,
     augmented values out (not yet normalised)."""
     where = recipe.source or f"recipe {recipe.name!r}"
+    load_plugins(recipe.plugins, where)  # a RecipeConfig made in code has not been through check_recipe_ops
     check_channels(recipe, in_chans)
     unit = scales_to_unit_range(training_scaling(recipe), input_dtype)
     ops = []

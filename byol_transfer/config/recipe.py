@@ -66,4 +66,5 @@ class RecipeConfig:
     normalize: NormalizeSpec = field(default_factory=NormalizeSpec)
     view1: list[dict[str, Any]] = bounded(default_factory=list, min_len=1)  # a view needs at least one op
     view2: list[dict[str, Any]] = bounded(default_factory=list, min_len=1)
+    plugins: list[str] = field(default_factory=list)  # modules of the user's own ops, imported first
     source: Union[str, None] = None  # the file it came from, for error messages

@@ -2,7 +2,9 @@
 
 A recipe lists ops as ``{op: NAME, p: PROB, ...params}``; :func:`build_op` checks the params against
 the builder's signature and the op's declared contract against the data (channel count, whether values
-are scaled to [0, 1]) before anything trains. Stock Kornia ops live in ``stock.py``; ops Kornia lacks, and
+are scaled to [0, 1]) before anything trains. Ops from a user's own module register the same way
+(``@register_op``) and are imported by the recipe's ``plugins`` key (``augment/plugins.py``); ``_contract.py``
+checks every op's declaration and built module alike. Stock Kornia ops live in ``stock.py``; ops Kornia lacks, and
 faster batched versions of slow stock ops (checked against Kornia's output in tests), are one per file in this
 package. ``_selected.py`` holds the shared piece: transform only the samples the probability gate picked.
 """
@@ -14,15 +16,14 @@ import inspect
 import pkgutil
 import typing
 from dataclasses import dataclass
-from typing import Any, Callable, Literal
+from typing import Any, Callable
 
 from torch import nn
 
 from ...config import range_problem
 from ...errors import UserError
 from ...registry import Registry
-
-ChannelRule = Literal["any", "rgb", "single"]
+from ._contract import ChannelRule, built_problem, declaration_problem
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class OpInfo:
     description: str = ""
     # Maps raw values into [0, 1] (e.g. a CT window): later ops in the same view may then assume unit range.
     outputs_unit_range: bool = False
+    module: str = ""  # where the builder is defined: named in errors about a user's op
 
 
 OPS: Registry[OpInfo] = Registry("augmentation op")
@@ -48,11 +50,28 @@ def register_op(
     geometric: bool = False,
     outputs_unit_range: bool = False,
 ) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
+    """Register an op builder under ``name`` (built-in ops and a user's own modules alike).
+
+    A declaration that breaks the contract, or a name already taken, is a one-line error naming the op
+    and the module: for a user's op it surfaces when the recipe's ``plugins`` are imported.
+    """
+
     def add(build: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
+        module = getattr(build, "__module__", "?")
+        flags = {"needs_unit_range": needs_unit_range, "geometric": geometric,
+                 "outputs_unit_range": outputs_unit_range}
+        if problem := declaration_problem(build, channels, flags):
+            raise UserError(f"augmentation op {name!r} (module {module}): {problem}")
+        # The same module registering the name again is that module run again (importlib.reload while
+        # writing an op in a notebook, or an import that failed half-way retried): its new builder wins.
+        again = name in OPS and OPS.get(name).module == module
+        if name in OPS and not again:
+            raise UserError(f"augmentation op {name!r} (module {module}): the name is taken by the op in "
+                            f"{OPS.get(name).module}; choose another name")
         doc = (build.__doc__ or "").strip().splitlines()
-        OPS.register(name)(
+        OPS.register(name, replace=again)(
             OpInfo(name, build, channels, needs_unit_range, geometric, doc[0] if doc else "",
-                   outputs_unit_range)
+                   outputs_unit_range, module)
         )
         return build
 
@@ -93,7 +112,10 @@ def check_op_spec(spec: Any, where: str, in_chans: int | None) -> None:
     kernel size), so that a bad value is reported when the recipe is loaded, naming file, op and key.
     """
     info, params = _known_op(spec, where)
-    hints = typing.get_type_hints(info.build)
+    try:
+        hints = typing.get_type_hints(info.build)
+    except Exception:  # a user's builder may annotate with names it never imports: check by value only
+        hints = {}
     for key, value in params.items():
         expected = hints.get(key)
         if expected in (int, float) and (isinstance(value, bool) or not isinstance(value, (int, float))):
@@ -124,7 +146,8 @@ def _known_op(spec: Any, where: str) -> tuple[OpInfo, dict[str, Any]]:
     params = dict(spec)
     name = params.pop("op")
     if not isinstance(name, str) or name not in OPS:
-        raise UserError(f"{where}: unknown op {name!r}; known ops: {', '.join(OPS.names())}")
+        raise UserError(f"{where}: unknown op {name!r}; known ops: {', '.join(OPS.names())} "
+                        "(an op of your own: list its module under plugins:, see docs/recipes.md)")
     info = OPS.get(name)
     accepted = inspect.signature(info.build).parameters
     takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values())
@@ -137,9 +160,12 @@ def _known_op(spec: Any, where: str) -> tuple[OpInfo, dict[str, Any]]:
 
 def _build(info: OpInfo, params: dict[str, Any], image_size: int, in_chans: int, where: str) -> nn.Module:
     try:
-        return info.build(image_size=image_size, in_chans=in_chans, **params)
+        op = info.build(image_size=image_size, in_chans=in_chans, **params)
     except (TypeError, ValueError, AssertionError) as e:
         raise UserError(f"{where}: op {info.name!r}: {e}") from None
+    if problem := built_problem(op, image_size, in_chans):
+        raise UserError(f"{where}: op {info.name!r} (module {info.module}): {problem}")
+    return op
 
 
 def _load_builtin_ops() -> None:
