@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 import numpy as np
@@ -61,10 +61,11 @@ class Difference:
     level: float
     n_boot: int
     skipped: int
+    # the interval contains 0, or could not be computed (no defined draw): no difference is claimed
+    within_noise: bool = field(init=False)
 
-    @property
-    def within_noise(self) -> bool:
-        return self.low <= 0.0 <= self.high
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "within_noise", not (self.low > 0.0 or self.high < 0.0))
 
 
 def _per_seed(arrays: Sequence[np.ndarray] | np.ndarray, what: str) -> list[np.ndarray]:

@@ -66,6 +66,16 @@ def test_seeded_draws_are_reproducible_and_the_seed_matters():
     assert (first.low, first.high) != (other.low, other.high)
 
 
+def test_every_seed_sees_the_same_resampled_images():
+    """The test set is shared: two seeds with the same predictions are no more certain than one.
+    (Resampling each seed on its own would average two independent draws and narrow it by ~sqrt(2).)"""
+    rng = np.random.default_rng(15)
+    labels = rng.integers(0, 10, 400)
+    p = _predictions(rng, labels, 0.7)
+    one, two = bootstrap_interval(accuracy(labels, [p])), bootstrap_interval(accuracy(labels, [p, p.copy()]))
+    assert (one.low, one.high) == pytest.approx((two.low, two.high), abs=1e-12)
+
+
 def test_identical_predictions_differ_by_exactly_zero_within_noise():
     rng = np.random.default_rng(5)
     labels = rng.integers(0, 10, 400)
@@ -196,6 +206,14 @@ def test_miou_interval_and_paired_difference_run_over_seeds():
     r = bootstrap_interval(metric, n_boot=300)
     assert r.low < r.estimate < r.high
     assert paired_difference(metric, miou([c.copy() for c in counts])).within_noise
+
+
+def test_an_undefined_difference_claims_nothing():
+    labels = np.zeros(8, int)  # one class: AUROC undefined on every draw
+    scores = [np.column_stack([np.ones(8) - s, s]) for s in [np.linspace(0, 1, 8)]]
+    d = paired_difference(auroc(labels, scores), auroc(labels, [1 - scores[0]]), n_boot=50)
+    assert np.isnan(d.low) and np.isnan(d.high) and d.skipped == 50 and d.n_boot == 0
+    assert d.within_noise
 
 
 def test_accuracy_interval_is_fast_at_eurosat_size():
