@@ -107,7 +107,8 @@ def write(root: Path = RESULTS) -> list[Path]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--check", action="store_true", help="compare only; exit 1 on the first stale report")
-    parser.add_argument("--root", type=Path, default=RESULTS, help="folder of experiment folders (default: docs/results)")
+    parser.add_argument("--root", type=Path, default=RESULTS,
+                        help="folder of experiment folders (default: docs/results)")
     args = parser.parse_args(argv)
     if args.check:
         problems = check(args.root)

@@ -26,7 +26,8 @@ QUANTILES = (0.05, 0.50, 0.95)  # linear interpolation between order statistics,
 WEIGHTS_HASH = "channel-stats-v1:" + ",".join(STATISTICS)
 
 
-def channel_stats(images: torch.Tensor, transform: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
+def channel_stats(images: torch.Tensor,
+                  transform: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
     """B × C × H × W images → B × (7·C) float32 statistics, all images and bands in one batched call.
 
     ``transform``: what a frozen backbone gets applied first (an ``EvalTransform``: value scaling then

@@ -4,7 +4,8 @@ Why: timm's ResNets zero-initialise the last BatchNorm γ of every residual bloc
 ``timm/models/resnet.py`` ``ResNet.init_weights``, which calls each block's ``zero_init_last()``), so at
 init each block is the identity and frozen random features come from the stem and the downsampling
 shortcuts only. That helps training from scratch but makes a weak frozen baseline: on EuroSAT RGB a
-torchvision-style random init probes 4-6 points better (linear probe, 1 and 10 % labels). Pretraining should be measured against both.
+torchvision-style random init probes 4-6 points better (linear probe, 1 and 10 % labels). Pretraining
+should be measured against both.
 
 :func:`kaiming_init` re-initialises a built model in place, module by module:
 

@@ -68,7 +68,8 @@ def test_seven_features_per_band(bands):
 def test_statistics_are_of_the_transformed_image():
     """As a frozen backbone sees it: value scaling, then normalisation (the init's EvalTransform)."""
     raw = torch.randint(0, 10000, (2, 2, 4, 4)).to(torch.int16)
-    transform = EvalTransform(ValueScaling(ScalingSpec(kind="divide", value=10000.0)), Normalize([0.5, 0.2], [0.1, 0.3]))
+    transform = EvalTransform(ValueScaling(ScalingSpec(kind="divide", value=10000.0)),
+                              Normalize([0.5, 0.2], [0.1, 0.3]))
     expected = channel_stats((raw.float() / 10000 - torch.tensor([0.5, 0.2]).view(1, 2, 1, 1))
                              / torch.tensor([0.1, 0.3]).view(1, 2, 1, 1))
     torch.testing.assert_close(channel_stats(raw, transform), expected)

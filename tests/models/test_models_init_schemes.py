@@ -95,7 +95,9 @@ def test_running_statistics_are_reset():
 
 def test_vit_layer_scale_norms_and_embeddings():
     """No BN: LayerNorm γ 1 β 0, layer scale 1 (timm: 1e-5, every block near the identity), embeddings 0.02."""
-    build = lambda: timm.create_model("vit_tiny_patch16_224", num_classes=0, img_size=32, init_values=1e-5)  # noqa: E731
+    def build() -> nn.Module:
+        return timm.create_model("vit_tiny_patch16_224", num_classes=0, img_size=32, init_values=1e-5)
+
     default = build()
     assert default.blocks[0].ls1.gamma.max().item() == pytest.approx(1e-5)
     model = kaiming_init(build(), seed=0)
