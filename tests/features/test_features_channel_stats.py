@@ -11,6 +11,7 @@ import torch
 from byol_transfer.augment.scaling import Normalize, ValueScaling
 from byol_transfer.augment.views import EvalTransform
 from byol_transfer.config import ScalingSpec
+from byol_transfer.eval.features import extract_features
 from byol_transfer.features.channel_stats import (
     STATISTICS,
     WEIGHTS_HASH,
@@ -75,6 +76,16 @@ def test_statistics_are_of_the_transformed_image():
     torch.testing.assert_close(channel_stats(raw, transform), expected)
     torch.testing.assert_close(ChannelStats(2)(transform(raw)), expected)
     assert not torch.allclose(channel_stats(raw.float()), expected)
+
+
+def test_stands_in_for_a_backbone_in_feature_extraction():
+    """The sweep's extractor applies the init's transform, then the "backbone": the same numbers."""
+    raw = torch.randint(0, 255, (5, 3, 8, 8), dtype=torch.uint8)
+    data = [{"image": raw[i], "label": i % 2} for i in range(5)]
+    transform = EvalTransform(ValueScaling(ScalingSpec(kind="auto")), Normalize([0.4] * 3, [0.2] * 3))
+    features, labels = extract_features(ChannelStats(3), data, transform, batch_size=2)
+    torch.testing.assert_close(features, channel_stats(raw, transform))
+    assert labels.tolist() == [0, 1, 0, 1, 0]
 
 
 def test_refuses_a_wrong_channel_count_and_shape():
