@@ -58,7 +58,9 @@ class TrainConfig:
     max_steps: Union[int, None] = bounded(None, ge=1)
     seed: int = bounded(0, ge=0)
     device: str = bounded("auto", check=device_problem)  # auto | cpu | cuda | cuda:N | mps
-    precision: Literal["fp32", "bf16"] = "fp32"
+    # auto: bf16 where this machine runs it natively and faster (GPU with bf16; CPU with AMX / AVX-512-BF16,
+    # confirmed by a timed matmul), else fp32 (train/precision.py); the choice is logged at start
+    precision: Literal["fp32", "bf16", "auto"] = "fp32"
     channels_last: bool = False
     compile: bool = False  # torch.compile the training step's model (first steps compile; needs a C++ compiler)
     checkpoint_every: int = bounded(1000, ge=1)  # optimiser steps; a checkpoint is also written at the end

@@ -30,6 +30,7 @@ from ..data.shards.stream import ShardStream
 from ..errors import UserError
 from ..io import atomic_write_text, remove_stale_temps, stale_temps
 from ..machine import cpu_has_native_bf16
+from .precision import Precision, choose_precision
 from ..models.backbones import create_backbone, feature_dim
 from ..models.byol import BYOL, collapse_score
 from ..models.ema import ema_tau
@@ -217,8 +218,16 @@ def _pretrain(
             generator=torch.Generator().manual_seed(cfg.train.seed),  # keeps worker seeding off the global RNG
         )
     metrics = _MetricsWriter(run_dir / "metrics.csv", append=step > 0) if ctx.is_main else None
-    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.train.precision == "bf16")
-    if cfg.train.precision == "bf16" and device.type == "cpu" and not cpu_has_native_bf16():
+    precision = choose_precision(cfg.train.precision, device)
+    if ctx.enabled and cfg.train.precision == "auto":  # every rank must autocast alike: bf16 only if all chose it
+        agreed = torch.tensor([precision.name == "bf16"], dtype=torch.int32, device=device)
+        torch.distributed.all_reduce(agreed, op=torch.distributed.ReduceOp.MIN)
+        if precision.name == "bf16" and not agreed.item():
+            precision = Precision("fp32", "auto: another rank chose fp32")
+    if ctx.is_main:
+        log.info("precision: %s (%s)", precision.name, precision.reason)
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision.name == "bf16")
+    if precision.name == "bf16" and device.type == "cpu" and not cpu_has_native_bf16():
         # Measured here: without AVX-512 BF16 / AMX, oneDNN emulates bf16 and a step runs ~20x slower.
         log.warning("this CPU has no native bf16 support: bf16 autocast will be much slower than fp32 "
                     "(use --set train.precision=fp32)")

@@ -110,3 +110,24 @@ def test_bf16_and_channels_last_train(image_folder, tmp_path):
     cfg = tiny_config(**{"train.precision": "bf16", "train.channels_last": True, "train.epochs": 1})
     result = pretrain(cfg, ImageFolderDataset(image_folder(16, 3), 16), tmp_path / "run", progress=False)
     assert math.isfinite(result.final_loss)
+
+
+@pytest.mark.parametrize("native, expected", [(False, "fp32"), (True, "bf16")])
+def test_precision_auto_is_chosen_at_start_and_logged(image_folder, tmp_path, monkeypatch, caplog, native, expected):
+    from byol_transfer.train import precision as precision_module
+
+    monkeypatch.setattr(precision_module, "cpu_has_native_bf16", lambda: native)
+    monkeypatch.setattr(precision_module, "bf16_matmul_speedup", lambda: 1.5)  # not timed: machines differ
+    seen = []
+    real_autocast = torch.autocast
+
+    def spy(device_type, dtype=None, enabled=True, **kw):  # noqa: ANN001, ANN202
+        seen.append(enabled)
+        return real_autocast(device_type, dtype=dtype, enabled=enabled, **kw)
+
+    monkeypatch.setattr(torch, "autocast", spy)
+    cfg = tiny_config(**{"train.precision": "auto", "train.max_steps": 1})
+    with caplog.at_level("INFO", logger="byol_transfer"):
+        pretrain(cfg, ImageFolderDataset(image_folder(8, 3), 16), tmp_path / "run", progress=False)
+    assert f"precision: {expected} (auto:" in caplog.text
+    assert seen and seen[0] is (expected == "bf16")
