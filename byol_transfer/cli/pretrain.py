@@ -14,6 +14,7 @@ from ..data.recipe_card import apply_card
 from ..data.shards import build_shard_stream, is_shard_spec
 from ..errors import UserError
 from ..io import stale_temps
+from ..train.budget import parse_duration
 from ..train.checkpoint import CHECKPOINT_NAME, load_checkpoint
 from ..train.loop import pretrain, resolve_device
 from ..train.monitor import build_monitor
@@ -35,6 +36,9 @@ FLAGS = [
     Flag("--batch-size", "data.batch_size", "images per optimiser step (the LR scales with it)"),
     Flag("--epochs", "train.epochs", "passes over the data"),
     Flag("--max-steps", "train.max_steps", "cap on optimiser steps (at least 1; leave out for no cap)"),
+    Flag("--time-budget", "train.time_budget_s", "plan the steps so that warmup, LR and τ schedules end after this "
+         "much training, e.g. 25m, 1h30m or 1500 (seconds); measured over the first steps; --epochs and --max-steps "
+         "stay upper limits", metavar="DURATION", parse=parse_duration),
     Flag("--device", "train.device", "auto, cpu, cuda or cuda:N"),
     Flag("--seed", "train.seed", "random seed"),
     Flag("--skip-bad", "data.skip_bad", "skip unreadable images instead of stopping (they are counted in the log)"),

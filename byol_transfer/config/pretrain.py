@@ -56,6 +56,9 @@ class TrainConfig:
     epochs: int = bounded(100, ge=1)
     # caps the run (None: no cap; 0 is an error, not "no cap"); schedules span min(epochs·steps/epoch, max_steps)
     max_steps: Union[int, None] = bounded(None, ge=1)
+    # plan the total steps so that warmup, the cosine LR and τ end when this many seconds of training have
+    # passed (measured over the first steps; train/budget.py); epochs and max_steps stay upper limits
+    time_budget_s: Union[float, None] = bounded(None, gt=0)
     seed: int = bounded(0, ge=0)
     device: str = bounded("auto", check=device_problem)  # auto | cpu | cuda | cuda:N | mps
     # auto: bf16 where this machine runs it natively and faster (GPU with bf16; CPU with AMX / AVX-512-BF16,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import itertools
+import json
 import logging
 import math
 import time
@@ -30,6 +31,7 @@ from ..data.shards.stream import ShardStream
 from ..errors import UserError
 from ..io import atomic_write_text, remove_stale_temps, stale_temps
 from ..machine import cpu_has_native_bf16
+from .budget import BudgetPlan, BudgetPlanner
 from .precision import Precision, choose_precision
 from ..models.backbones import create_backbone, feature_dim
 from ..models.byol import BYOL, collapse_score
@@ -166,7 +168,9 @@ def _pretrain(
     K = total_steps(cfg, dataset_size)  # noqa: N806 (K as in the paper's τ schedule)
     steps_per_epoch = dataset_size // cfg.data.batch_size
     optimizer = build_optimizer(model, cfg.optim, cfg.data.batch_size)  # LR from the global batch
-    scheduler = build_scheduler(optimizer, cfg.optim, K)
+    # a function, not the number: a time-budgeted run fixes K after timing its first steps (the closure
+    # reads the variable K of this function, so the LR schedule follows the plan)
+    scheduler = build_scheduler(optimizer, cfg.optim, lambda: K)
 
     step = 0
     saved_step: int | None = None  # the step of the last checkpoint this run wrote or resumed from
@@ -187,6 +191,15 @@ def _pretrain(
         if ctx.is_main:
             _truncate_metrics(run_dir / "metrics.csv", step)
         log.info("resumed %s at step %d of %d", run_dir, step, K)
+    planner = None
+    if cfg.train.time_budget_s is not None:
+        stored = state.get("budget_plan") if state is not None else None
+        planner = BudgetPlanner(cfg.train.time_budget_s, K, start_step=step,
+                                plan=BudgetPlan.from_dict(stored) if stored else None,
+                                elapsed_before_s=float(state.get("budget_elapsed_s", 0.0)) if state else 0.0)
+        if planner.planned:  # resumed: the stored plan stands (this machine may be busier or idler now)
+            K = planner.plan.planned_steps  # noqa: N806
+            log.info("time budget: keeping the stored plan of %d steps", K)
     if ctx.is_main:
         save_yaml_atomic(config_dict, run_dir / "config.yaml")
     # DDP averages the online network's gradients; the target has none and follows by the same EMA on
@@ -247,6 +260,8 @@ def _pretrain(
                     "scheduler": scheduler.state_dict(), "step": at_step, "total_steps": K,
                     "rng": rng_per_rank[0], "rng_per_rank": rng_per_rank, "config": config_dict,
                     "world_size": ctx.world_size,
+                    **({"budget_plan": planner.plan.to_dict(), "budget_elapsed_s": planner.elapsed()}
+                       if planner is not None else {}),
                 })
             except NonFiniteState as e:
                 raise TrainingDiverged(f"{e} at step {at_step}; not saved; {kept()}. Lower optim.base_lr") from None
@@ -290,6 +305,11 @@ def _pretrain(
         tau = ema_tau(step, K, cfg.ema.base_tau)
         model.update_target(tau)
         step += 1
+        if planner is not None and (planned := planner.after_step(step)) is not None:
+            K = planned  # noqa: N806 (the scheduler and τ follow it from the next step on)
+            stop_at = min(stop_at, K)
+            bar.total = K
+            bar.refresh()
         # The loss above was computed before this update; weights it made NaN/inf would otherwise be
         # saved before the next loss shows them.
         # the optimised weights; the target follows them by EMA, and every save checks the whole state
@@ -326,6 +346,12 @@ def _pretrain(
     bar.close()
     if metrics is not None:
         metrics.close()
+    if planner is not None and ctx.is_main:
+        report = planner.report(step)
+        atomic_write_text(run_dir / "budget.json", json.dumps(report, indent=2) + "\n")
+        planned_wall = report["planned_wall_s"]
+        log.info("time budget %.0f s: %d steps in %.0f s of training (planned %s)", report["budget_s"], step,
+                 report["actual_wall_s"], "-" if planned_wall is None else f"{planned_wall:.0f} s")
     return PretrainResult(run_dir, step, loss_value, ckpt_path, model)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Iterable
+from typing import Callable, Iterable
 
 import torch
 from torch import nn
@@ -101,9 +101,12 @@ def lr_factor(step: int, total_steps: int, warmup_fraction: float, final_fractio
 
 
 def build_scheduler(
-    optimizer: torch.optim.Optimizer, cfg: OptimConfig, total_steps: int
+    optimizer: torch.optim.Optimizer, cfg: OptimConfig, total_steps: int | Callable[[], int]
 ) -> torch.optim.lr_scheduler.LambdaLR:
+    """Warmup + cosine over ``total_steps``: a number, or a function returning the current plan (a
+    time-budgeted run fixes its total only after timing its first steps, see train/budget.py)."""
+    total = total_steps if callable(total_steps) else (lambda: total_steps)
     return torch.optim.lr_scheduler.LambdaLR(
         optimizer,
-        lambda step: lr_factor(step, total_steps, cfg.warmup_fraction, cfg.final_lr_fraction),
+        lambda step: lr_factor(step, total(), cfg.warmup_fraction, cfg.final_lr_fraction),
     )

@@ -30,7 +30,8 @@ FIXED = {
     "optim.name": "optimizer",
 }
 TRAJECTORY_SECTIONS = ("optim", "ema", "recipe")
-TRAJECTORY_KEYS = ("data.batch_size", "data.image_size", "train.epochs", "train.max_steps", "train.seed")
+TRAJECTORY_KEYS = ("data.batch_size", "data.image_size", "train.epochs", "train.max_steps", "train.seed",
+                   "train.time_budget_s")  # a changed budget with --allow-config-change keeps the stored plan
 # Recipe fields that only describe where it came from.
 _RECIPE_PROVENANCE = ("source", "description")
 
