@@ -7,8 +7,9 @@ import dataclasses
 from pathlib import Path
 
 from ..config import ScalingSpec
-from ..data.build import build_dataset, resolve_card
-from ..data.geotiff import parse_bands
+from ..data.build import build_dataset
+from ..data.discover import resolve_card
+from ..data.bands import parse_bands
 from ..data.stats import compute_stats, write_stats
 from ..errors import UserError
 from . import arguments
