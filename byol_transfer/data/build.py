@@ -65,9 +65,9 @@ def build_dataset(
     ``card``: a card name, a card.yaml path or a :class:`DataCard`; ``None`` detects one from the layout
     where the data match exactly one card; ``False`` uses none. Explicit arguments override the card.
     ``labels``: a ``path,label`` CSV (paths relative to ``path``). ``image_size=None`` keeps native sizes.
-    ``cache=True`` decodes everything once and serves it from memory (see cache.py); ``cache="auto"`` does
+    ``cache=True`` decodes everything once and serves it from memory (see datasets/cache.py); ``cache="auto"`` does
     so when the decoded images fit in 4 GiB and a quarter of the machine's memory. ``want_channels``: the
-    channel count the model expects; 1 turns grey images stored as RGB into one channel (grey_rgb.py).
+    channel count the model expects; 1 turns grey images stored as RGB into one channel (datasets/grey_rgb.py).
     ``found``: the :func:`~.discover.discover` result for this ``path`` when the caller has it already
     (then ``card``, ``layout`` and ``tile_size`` played their part there and the folder is not looked at again).
     """

@@ -1,7 +1,7 @@
 """TIFF, GeoTIFF and anything else GDAL opens (VRT, JPEG2000, 16-bit colour PNG), through rasterio.
 
 GDAL reads any band count and keeps the georeference (CRS, affine transform, nodata, band descriptions).
-A URL (see remote.py) opens through GDAL's virtual file systems with bounded HTTP timeouts. The header
+A URL (see data/remote.py) opens through GDAL's virtual file systems with bounded HTTP timeouts. The header
 probe also catches TIFFs cut short, whose header is still readable.
 """
 
@@ -30,7 +30,7 @@ def crs_string(crs) -> str:  # noqa: ANN001 (rasterio.crs.CRS, imported lazily)
 def open_raster(path: Path | str) -> Iterator:
     """``rasterio.open`` without NotGeoreferencedWarning: plain TIFF and PNG files are fine here.
 
-    A URL (see remote.py) opens through GDAL's virtual file systems, and the whole block (reads included)
+    A URL (see data/remote.py) opens through GDAL's virtual file systems, and the whole block (reads included)
     runs with bounded HTTP timeouts and retries.
     """
     import rasterio
