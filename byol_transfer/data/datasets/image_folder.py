@@ -3,8 +3,8 @@
 Labels come from the first subfolder level (class-per-subfolder) or from an explicit file list with labels
 (a label CSV, see labels.py); files are found by image_files.py. The dataset scans headers at construction
 so a corrupt or truncated file, a file with an image suffix that is no image, or a band count that differs
-from the rest (or from the data card) fails before training, naming the file; ``skip_bad=True`` drops such files and counts them instead.
-Files with other suffixes (notes, CSVs) are ignored and counted in the log.
+from the rest (or from the data card) fails before training, naming the file; ``skip_bad=True`` drops such
+files and counts them instead. Files with other suffixes (notes, CSVs) are ignored and counted in the log.
 """
 
 from __future__ import annotations
