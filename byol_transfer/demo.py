@@ -25,7 +25,7 @@ import numpy as np
 from .augment.recipes import load_recipe
 from .config import PretrainConfig, to_dict
 from .data.build import build_dataset
-from .data.image_folder import ImageFolderDataset
+from .data.datasets.image_folder import ImageFolderDataset
 from .errors import UserError
 from .eval.finetune import FinetuneSettings
 from .eval.inits import build_inits

@@ -98,9 +98,9 @@ def _sidecar_image_size(backbones: list[str]) -> int | None:
 
 def _declares_test_split(path: Path, card: str | None) -> bool:
     """Whether the data bring their own test split: train/+test/ folders, a card's test file, npz arrays."""
-    from ..data.build import resolve_card
+    from ..data.discover import resolve_card
     from ..data.labels import split_folders
-    from ..data.npz import npz_splits
+    from ..data.formats.npz import npz_splits
 
     chosen, layout = resolve_card(path, card)
     if layout == "npz":
@@ -115,7 +115,7 @@ def _datasets(args: argparse.Namespace, image_size: int | None, with_test: bool 
     """(training data, test data or None) through the data layer: folders, label files, cards, npz."""
     from ..data.build import build_dataset
 
-    from ..data.geotiff import parse_bands
+    from ..data.bands import parse_bands
     from ..eval.inits import expected_in_chans
 
     # cache="auto": data that fit in memory are decoded once, before anything is written (a damaged file is

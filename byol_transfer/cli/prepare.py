@@ -9,9 +9,9 @@ import re
 from pathlib import Path
 
 from ..data.cards import load_card
-from ..data.geotiff import parse_bands
+from ..data.bands import parse_bands
 from ..data.remote import scene_list
-from ..data.tile_writer import INDEX_NAME, write_tiles
+from ..data.tiles.writer import INDEX_NAME, write_tiles
 from ..errors import UserError
 from ..config.flags import Flag, add_flags
 from ..config.prepare import ShardsConfig, TilesConfig
@@ -99,7 +99,8 @@ def _tiles(args: argparse.Namespace) -> int:
 
 def _shards(args: argparse.Namespace) -> int:
     from ..config import ScalingSpec
-    from ..data.build import build_dataset, declares_splits
+    from ..data.build import build_dataset
+    from ..data.discover import declares_splits
     from ..data.shards import write_shards
     from ..data.shards.card_stub import write_card_stub
     from ..data.stats import BandStats, dataset_nodata

@@ -110,7 +110,7 @@ def parse_mask_mapping(items: list[str] | None) -> dict[str, int] | None:
 
 def resize_record(dataset, size: int) -> dict:  # noqa: ANN001
     """How the training images were resized, so that predict can do the same to new images."""
-    from ..data.readers import probe_image
+    from ..data.formats.dispatch import probe_image
 
     sizes = {(info.height, info.width) for info in (probe_image(p) for p, _ in dataset.pairs)}
     if sizes == {(size, size)}:
@@ -122,7 +122,7 @@ def resize_record(dataset, size: int) -> dict:  # noqa: ANN001
 
 def run(args: argparse.Namespace) -> int:
     from ..data.build import build_dataset
-    from ..data.geotiff import parse_bands
+    from ..data.bands import parse_bands
     from ..data.labels import split_folders
     from ..eval.inits import expected_in_chans, parse_backbone_specs
     from ..eval.label_efficiency import load_images

@@ -10,8 +10,9 @@ from ..config import ScalingSpec, to_dict
 from ..config.flags import Flag, add_flags
 from ..config.resolve import resolve
 from ..config.stats import StatsConfig
-from ..data.build import build_dataset, resolve_card
-from ..data.geotiff import parse_bands
+from ..data.bands import parse_bands
+from ..data.build import build_dataset
+from ..data.discover import resolve_card
 from ..data.stats import compute_stats, write_stats
 from ..errors import UserError
 

@@ -81,7 +81,7 @@ def read_mask(path: Path) -> np.ndarray:
     suffix = path.suffix.lower()
     try:
         if suffix in (".tif", ".tiff"):
-            from .readers import open_raster
+            from .formats.geotiff import open_raster
 
             with open_raster(path) as src:
                 return src.read()

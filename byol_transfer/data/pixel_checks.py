@@ -1,5 +1,8 @@
 """Values a file's header cannot show: NaN/inf pixels and tiles that hold nothing but nodata.
 
+:func:`invalid_pixels` is the one definition of an unusable pixel, shared by ``--min-valid`` (tile folders,
+scene windows, ``prepare tiles``) and the statistics.
+
 Such files train into a NaN loss or into nothing, and the message would blame the learning rate; so the
 datasets check every image where it is decoded and name the file (``--skip-bad`` skips and counts it, the
 usual bad-file policy, see badfiles.py). Partly invalid images are fine here: ``--min-valid`` and the
@@ -41,3 +44,19 @@ def check_pixels(array: np.ndarray, path: Path, nodata: float | None, zero_is_no
 
 def _list(values: list[int]) -> str:
     return ", ".join(map(str, values[:8])) + (", ..." if len(values) > 8 else "")
+
+
+def invalid_pixels(array: np.ndarray, nodata: float | None, zero_is_nodata: bool = True) -> np.ndarray:
+    """H×W bool: True where a pixel is unusable.
+
+    A pixel is invalid if any band is NaN or infinite or equals the nodata value, or (``zero_is_nodata``) if every
+    band is 0 — how scene borders and swath gaps are often stored when no nodata value is declared.
+    """
+    bad = np.zeros(array.shape[1:], dtype=bool)
+    if array.dtype.kind == "f":
+        bad |= ~np.isfinite(array).all(axis=0)
+    if nodata is not None and not (isinstance(nodata, float) and np.isnan(nodata)):
+        bad |= (array == nodata).any(axis=0)  # a Python scalar: no wrap-around for e.g. -9999 vs uint16
+    if zero_is_nodata:
+        bad |= ~array.any(axis=0)
+    return bad

@@ -72,7 +72,7 @@ class UpscaleLog:
         self.image_size = image_size
         self.small: list[Path] = []
 
-    def add(self, path: Path, info) -> None:  # noqa: ANN001 (readers.ImageInfo)
+    def add(self, path: Path, info) -> None:  # noqa: ANN001 (formats.types.ImageInfo)
         if self.image_size and min(info.height, info.width) < UPSCALE_WARN_SHARE * self.image_size:
             self.small.append(Path(path))
 

@@ -27,7 +27,7 @@ from torch.utils.data import DataLoader, Dataset, Subset
 from ..config import ScalingSpec
 from ..errors import UserError
 from ..io import atomic_write_text
-from .geotiff import invalid_pixels
+from .pixel_checks import invalid_pixels
 from .threads import single_threaded
 
 log = logging.getLogger(__name__)
@@ -248,7 +248,7 @@ def _scaler(spec: ScalingSpec | None, dtype: str, p1: list[float], p99: list[flo
 
 def dataset_nodata(dataset: Dataset) -> tuple[float | None, bool]:
     """The nodata value and whether all-zero pixels count as nodata (GeoTIFF data only)."""
-    from .scenes import SceneDataset
+    from .datasets.scenes import SceneDataset
 
     if isinstance(dataset, SceneDataset):
         return dataset.nodata[0] if dataset.nodata else None, True

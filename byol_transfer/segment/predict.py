@@ -135,8 +135,8 @@ def predict_image(model: nn.Module, raw: torch.Tensor, transform: EvalTransform,
 
 def input_files(data: str | Path) -> tuple[list[Path], Path]:
     """(files, root): one file, or every image under a folder (``images/`` of a segmentation folder)."""
-    from ..data.image_folder import find_images
-    from ..data.readers import IMAGE_SUFFIXES
+    from ..data.image_files import find_images
+    from ..data.formats.dispatch import IMAGE_SUFFIXES
 
     data = Path(data)
     if not data.exists():
@@ -149,7 +149,8 @@ def input_files(data: str | Path) -> tuple[list[Path], Path]:
 
 def _read(path: Path) -> tuple[np.ndarray, dict | None]:
     """Pixels (C×H×W) and, for TIFFs, the rasterio profile fields to copy (crs, transform)."""
-    from ..data.readers import decode, open_raster
+    from ..data.formats.dispatch import decode
+    from ..data.formats.geotiff import open_raster
 
     if path.suffix.lower() in TIFF_SUFFIXES:
         try:
@@ -194,9 +195,9 @@ def predict_folder(model_dir: str | Path, data: str | Path, out_dir: str | Path,
     from tqdm.auto import tqdm
 
     from ..data.badfiles import SkipLog
-    from ..data.grey_rgb import is_grey_rgb
+    from ..data.datasets.grey_rgb import is_grey_rgb
     from ..data.pixel_checks import check_pixels
-    from ..data.readers import probe_image
+    from ..data.formats.dispatch import probe_image
 
     model_dir = resolve_model_dir(model_dir)
     model, meta = load_segmentation_model(model_dir)

@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 
 from ..augment.recipes import build_two_views
 from ..config import PretrainConfig, device_problem, save_yaml_atomic, to_dict
-from ..data.cache import InMemoryDataset
+from ..data.datasets.cache import InMemoryDataset
 from ..data.shards.stream import ShardStream
 from ..errors import UserError
 from ..io import atomic_write_text, remove_stale_temps, stale_temps

@@ -13,10 +13,7 @@ from pathlib import Path
 
 from ..augment.recipes import check_channels
 from ..config import PretrainConfig
-from ..data.badfiles import BadFileError
-from ..data.build import resolve_card
-from ..data.image_folder import first_image
-from ..data.readers import probe_image
+from ..data.discover import discover_local
 from ..data.shards import is_shard_spec, resolve_shards
 from ..models.backbones import check_backbone_name
 from .loop import check_model_channels, resolve_device
@@ -42,12 +39,11 @@ def declared_channels(path: Path | str, card: str | None) -> int | None:
     """The channel count a data card or the first image's header gives, or None when it takes decoding."""
     if is_shard_spec(path):  # shards: their index says (and a bad spec is named here, before anything runs)
         return int(resolve_shards(str(path)).index.channels)
-    chosen, layout = resolve_card(path, card)
-    if chosen is not None and chosen.channels:
-        return int(chosen.channels)
-    if layout not in _HEADER_LAYOUTS or not path.is_dir():
+    found = discover_local(Path(path), card)
+    if found.card is not None and found.card.channels:
+        return int(found.card.channels)
+    if found.layout not in _HEADER_LAYOUTS or not Path(path).is_dir():
         return None
-    try:
-        return probe_image(first_image(path)).channels
-    except BadFileError:  # a bad first file is reported (or skipped, --skip-bad) by the full scan
-        return None
+    # the first training image's header, read once by the discovery; None when it was unreadable (a bad
+    # first file is reported, or skipped with --skip-bad, by the full scan)
+    return found.header.channels if found.header is not None else None

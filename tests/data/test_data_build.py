@@ -8,7 +8,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from byol_transfer.data.build import build_dataset
-from byol_transfer.data.cache import InMemoryDataset
+from byol_transfer.data.datasets.cache import InMemoryDataset
 from byol_transfer.errors import UserError
 
 

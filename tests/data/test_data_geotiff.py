@@ -10,9 +10,9 @@ from torch.utils.data import DataLoader
 
 from byol_transfer.cli import main
 from byol_transfer.data.build import build_dataset
-from byol_transfer.data.scenes import SceneDataset
-from byol_transfer.data.tile_writer import write_tiles
-from byol_transfer.data.tiling import grid_starts, window_grid
+from byol_transfer.data.datasets.scenes import SceneDataset
+from byol_transfer.data.tiles.writer import write_tiles
+from byol_transfer.data.tiles.grid import grid_starts, window_grid
 from byol_transfer.errors import UserError
 
 

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from byol_transfer.data.build import build_dataset
-from byol_transfer.data.npz import NpzDataset
-from byol_transfer.data.readers import probe_image, read_image
+from byol_transfer.data.datasets.npz import NpzDataset
+from byol_transfer.data.formats.dispatch import probe_image, read_image
 from byol_transfer.errors import UserError
 
 

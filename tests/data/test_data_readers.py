@@ -8,8 +8,8 @@ import torch
 
 from byol_transfer.data.badfiles import BadFileError
 from byol_transfer.data.build import build_dataset
-from byol_transfer.data.image_folder import ImageFolderDataset
-from byol_transfer.data.readers import decode, probe_image, read_image
+from byol_transfer.data.datasets.image_folder import ImageFolderDataset
+from byol_transfer.data.formats.dispatch import decode, probe_image, read_image
 from byol_transfer.errors import UserError
 
 

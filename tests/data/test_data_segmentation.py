@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from byol_transfer.data.build import build_dataset
-from byol_transfer.data.segmentation import SegmentationDataset
+from byol_transfer.data.datasets.segmentation import SegmentationDataset
 from byol_transfer.errors import UserError
 
 

@@ -15,7 +15,7 @@ import torch
 
 from byol_transfer.cli import main
 from byol_transfer.data.build import build_dataset
-from byol_transfer.data.scenes import SceneDataset
+from byol_transfer.data.datasets.scenes import SceneDataset
 from byol_transfer.data.shards import build_shard_stream, write_shards
 from byol_transfer.errors import UserError
 from tests.http_range_server import closed_port_url, serve

@@ -69,7 +69,7 @@ def tiny_export(tmp_path_factory) -> Path:
     """A genuine export: 2 BYOL steps of byol_tiny_cnn on 16 grayscale 16 px images, then export."""
     from byol_transfer.augment.recipes import load_recipe
     from byol_transfer.config import to_dict
-    from byol_transfer.data.image_folder import ImageFolderDataset
+    from byol_transfer.data.datasets.image_folder import ImageFolderDataset
     from byol_transfer.train.export import export_backbone
     from byol_transfer.train.loop import pretrain
     from byol_transfer.train.run_config import resolve_config

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from byol_transfer.data.image_folder import ImageFolderDataset
+from byol_transfer.data.datasets.image_folder import ImageFolderDataset
 from byol_transfer.eval import features as features_module
 from byol_transfer.eval.features import cached_features, state_fingerprint
 from byol_transfer.eval.inits import build_inits

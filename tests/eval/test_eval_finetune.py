@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from byol_transfer.data.image_folder import ImageFolderDataset
+from byol_transfer.data.datasets.image_folder import ImageFolderDataset
 from byol_transfer.eval.finetune import FinetuneSettings, finetune
 from byol_transfer.eval.inits import build_inits
 from byol_transfer.eval.label_efficiency import load_images

@@ -223,7 +223,7 @@ def test_busi_as_downloaded_masks_beside_images_are_not_read_as_images(tmp_path,
 
 
 def test_grey_detection_tolerates_encoder_rounding_but_not_colour():
-    from byol_transfer.data.grey_rgb import is_grey_rgb
+    from byol_transfer.data.datasets.grey_rgb import is_grey_rgb
 
     rng = np.random.default_rng(0)
     grey = rng.integers(2, 250, (1, 16, 16))

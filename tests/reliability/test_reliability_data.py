@@ -342,9 +342,9 @@ def test_an_all_black_photo_is_nodata_only_when_the_card_says_so(card_says_zero_
 def test_the_value_checks_refuse_no_real_image(folder, shared_data):
     """No false alarm on real files (the damaged-JPEG fill test on Kvasir's photos, nodata/NaN/all-zero on
     Sentinel-2 and water_seg tiles with DEM voids); EuroSAT RGB's 27,000 JPEGs passed too (11 s, not run here)."""
-    from byol_transfer.data.image_folder import find_images
+    from byol_transfer.data.image_files import find_images
     from byol_transfer.data.pixel_checks import check_pixels
-    from byol_transfer.data.readers import decode
+    from byol_transfer.data.formats.dispatch import decode
 
     files = find_images(shared_data / folder)
     for path in files:

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from byol_transfer.data.image_folder import ImageFolderDataset
+from byol_transfer.data.datasets.image_folder import ImageFolderDataset
 from byol_transfer.train import budget
 from byol_transfer.train.budget import MEASURE_STEPS, WARMUP_STEPS, parse_duration
 from byol_transfer.train.loop import pretrain

@@ -25,7 +25,7 @@ import json, os, sys, hashlib
 import torch, torch.distributed as dist
 from byol_transfer.augment.recipes import load_recipe
 from byol_transfer.config import to_dict
-from byol_transfer.data.image_folder import ImageFolderDataset
+from byol_transfer.data.datasets.image_folder import ImageFolderDataset
 from byol_transfer.train.loop import pretrain
 from byol_transfer.train.run_config import resolve_config
 

@@ -5,7 +5,7 @@ import timm
 import torch
 from safetensors.torch import load_file, save_file
 
-from byol_transfer.data.image_folder import ImageFolderDataset
+from byol_transfer.data.datasets.image_folder import ImageFolderDataset
 from byol_transfer.errors import UserError
 from byol_transfer.train.checkpoint import load_checkpoint
 from byol_transfer.models.weights import load_backbone, load_strict

@@ -8,7 +8,7 @@ from torch.utils.data import Dataset
 
 from byol_transfer.augment.recipes import load_recipe
 from byol_transfer.config import to_dict
-from byol_transfer.data.image_folder import ImageFolderDataset
+from byol_transfer.data.datasets.image_folder import ImageFolderDataset
 from byol_transfer.train.checkpoint import load_checkpoint
 from byol_transfer.train.loop import TrainingDiverged, pretrain
 from byol_transfer.train.run_config import resolve_config

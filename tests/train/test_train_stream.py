@@ -15,7 +15,7 @@ import pytest
 from byol_transfer.augment.recipes import load_recipe
 from byol_transfer.cli import main
 from byol_transfer.config import to_dict
-from byol_transfer.data.image_folder import ImageFolderDataset
+from byol_transfer.data.datasets.image_folder import ImageFolderDataset
 from byol_transfer.data.shards import build_shard_stream, encode_sample, write_shards
 from byol_transfer.train.loop import pretrain
 from byol_transfer.train.run_config import resolve_config

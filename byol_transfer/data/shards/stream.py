@@ -42,7 +42,7 @@ import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
 from ..badfiles import BadFileError
-from ..band_dataset import torch_dtype
+from ..datasets.base import torch_dtype
 from ..cards import CARD_FILE, DataCard, load_card
 from ..remote import describe_pipe_error, is_url, stream_url
 from ..resize import resize_mask_to_square, resize_to_square

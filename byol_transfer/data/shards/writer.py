@@ -232,7 +232,7 @@ def write_shards(
 
 
 def _has_masks(dataset: Dataset) -> bool:
-    from ..segmentation import SegmentationDataset
+    from ..datasets.segmentation import SegmentationDataset
 
     inner = getattr(dataset, "dataset", dataset)
     return isinstance(dataset, SegmentationDataset) or isinstance(inner, SegmentationDataset)

@@ -15,8 +15,8 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from ..errors import UserError
-from .threads import single_threaded
+from ...errors import UserError
+from ..threads import single_threaded
 
 log = logging.getLogger(__name__)
 

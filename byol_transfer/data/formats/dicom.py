@@ -13,9 +13,11 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import UserError
-from .badfiles import BadFileError, first_line
-from .readers import ImageInfo
+from ...errors import UserError
+from ..badfiles import BadFileError, first_line
+from .types import ImageInfo
+
+DICOM_SUFFIXES = {".dcm", ".dicom"}
 
 
 def _pydicom(path: Path) -> Any:

@@ -1,16 +1,15 @@
-"""GeoTIFF specifics shared by tile folders, scenes and ``prepare tiles``: band selection and valid pixels.
+"""Band selection for every dataset and ``prepare tiles``: ``--bands`` text → 1-based band indices.
 
-Bands are chosen by 1-based index (GDAL's convention, as in ``gdal_translate -b``) or by name. A name is
-looked up in the file's band descriptions first, then in the band names a data card declares (EuroSAT
-files carry no descriptions; the card gives their order).
+Not a format of its own: any multi-band file (GeoTIFF, a 4-channel PNG) is read through it. Bands are
+chosen by 1-based index (GDAL's convention, as in ``gdal_translate -b``) or by name. A name is looked
+up in the file's band descriptions first, then in the band names a data card declares (EuroSAT files
+carry no descriptions; the card gives their order).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Sequence, Union
-
-import numpy as np
 
 from ..errors import UserError
 
@@ -75,19 +74,3 @@ def output_band_names(
     if len(names) != count:
         return []
     return [names[b - 1] for b in bands] if bands is not None else names
-
-
-def invalid_pixels(array: np.ndarray, nodata: float | None, zero_is_nodata: bool = True) -> np.ndarray:
-    """H×W bool: True where a pixel is unusable.
-
-    A pixel is invalid if any band is NaN or infinite or equals the nodata value, or (``zero_is_nodata``) if every
-    band is 0 — how scene borders and swath gaps are often stored when no nodata value is declared.
-    """
-    bad = np.zeros(array.shape[1:], dtype=bool)
-    if array.dtype.kind == "f":
-        bad |= ~np.isfinite(array).all(axis=0)
-    if nodata is not None and not (isinstance(nodata, float) and np.isnan(nodata)):
-        bad |= (array == nodata).any(axis=0)  # a Python scalar: no wrap-around for e.g. -9999 vs uint16
-    if zero_is_nodata:
-        bad |= ~array.any(axis=0)
-    return bad

@@ -1,8 +1,8 @@
 """Grey images stored as 3-channel files (MRI and ultrasound exports, scanned X-rays saved as RGB JPEG).
 
 A 1-channel recipe or export refuses 3-channel data; when a sample of the files shows three identical
-channels (within GREY_TOLERANCE levels), the dataset keeps the first one instead (logged). Files with real colour are refused with the
-way out: ``--bands 1`` keeps the first channel anyway, or a 3-channel recipe uses all three.
+channels (within GREY_TOLERANCE levels), the dataset keeps the first one instead (logged). Files with real colour
+are refused with the way out: ``--bands 1`` keeps the first channel anyway, or a 3-channel recipe uses all three.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import UserError
-from .band_dataset import BandDataset
-from .readers import read_image
+from ...errors import UserError
+from ..formats.dispatch import read_image
+from .base import BandDataset
 
 log = logging.getLogger(__name__)
 

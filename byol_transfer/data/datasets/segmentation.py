@@ -21,14 +21,16 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import torch
 
-from .band_dataset import BandDataset, check_same_kind
-from ..errors import UserError
-from .badfiles import BadFileError, SkipLog
-from .geotiff import BandSpec, output_band_names, resolve_bands
-from .image_folder import find_images
-from .masks import MaskMapping, read_mask
-from .readers import IMAGE_SUFFIXES, TIFF_SUFFIXES, ImageInfo, decode, probe_image
-from .resize import UpscaleLog, resize_mask_to_square, resize_to_square
+from ...errors import UserError
+from ..badfiles import BadFileError, SkipLog
+from ..bands import BandSpec, output_band_names, resolve_bands
+from ..formats.dispatch import IMAGE_SUFFIXES, decode, probe_image
+from ..formats.geotiff import TIFF_SUFFIXES
+from ..formats.types import ImageInfo
+from ..image_files import find_images
+from ..masks import MaskMapping, read_mask
+from ..resize import UpscaleLog, resize_mask_to_square, resize_to_square
+from .base import BandDataset, check_same_kind
 
 log = logging.getLogger(__name__)
 

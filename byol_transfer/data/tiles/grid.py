@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import UserError
-from .geotiff import invalid_pixels
+from ...errors import UserError
+from ..pixel_checks import invalid_pixels
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ def valid_fractions(
     nodata: float | None,
     zero_is_nodata: bool = True,
 ) -> np.ndarray:
-    """Fraction of valid pixels in each window (see geotiff.invalid_pixels), reading one strip per row."""
+    """Fraction of valid pixels in each window (see pixel_checks.invalid_pixels), reading one strip per row."""
     from rasterio.windows import Window as RioWindow
 
     out = np.zeros(len(windows), dtype=np.float64)

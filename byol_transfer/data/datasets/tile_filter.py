@@ -1,17 +1,20 @@
 """Drop GeoTIFF tiles that are mostly nodata (``--min-valid`` on a tile folder).
 
 Unlike the header scan this reads every tile once, so it only runs when asked for. Tiles below the
-threshold are dropped and counted; if none is left the error says so, naming the folder.
+threshold are dropped and counted; if none is left the error says so, naming the folder. It filters an
+:class:`ImageFolderDataset` in place, so it lives with the datasets (scene windows are filtered by
+tiles/grid.py's ``valid_fractions`` while the scene dataset is built).
 """
 
 from __future__ import annotations
 
 import logging
 
-from ..errors import UserError
-from .geotiff import invalid_pixels
+from ...errors import UserError
+from ..formats.dispatch import read_image
+from ..formats.geotiff import TIFF_SUFFIXES
+from ..pixel_checks import invalid_pixels
 from .image_folder import ImageFolderDataset
-from .readers import TIFF_SUFFIXES, read_image
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 At construction every scene's header is checked (same band count and dtype, band selection valid) and,
 when ``min_valid > 0``, each window's valid fraction is measured in one pass over the scene (see
-tiling.py); windows below it are dropped and counted. Each process keeps its own open rasterio handles
+tiles/grid.py); windows below it are dropped and counted. Each process keeps its own open rasterio handles
 (reopening a file per patch is ~15x slower here, and a GDAL handle must not cross a fork), so DataLoader
 workers each open every scene once.
 
@@ -24,14 +24,14 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from .band_dataset import BandDataset
-from ..errors import UserError
-from .badfiles import BadFileError, SkipLog, first_line
-from .geotiff import BandSpec, output_band_names, resolve_bands
-from .readers import crs_string, open_raster, probe_raster
-from .remote import gdal_env, gdal_path, is_url
-from .resize import resize_to_square
-from .tiling import Window, valid_fractions, window_grid
+from ...errors import UserError
+from ..badfiles import BadFileError, SkipLog, first_line
+from ..bands import BandSpec, output_band_names, resolve_bands
+from ..formats.geotiff import crs_string, open_raster, probe_raster
+from ..remote import gdal_env, gdal_path, is_url
+from ..resize import resize_to_square
+from ..tiles.grid import Window, valid_fractions, window_grid
+from .base import BandDataset
 
 log = logging.getLogger(__name__)
 

@@ -15,14 +15,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-from ..errors import UserError
-from ..io import atomic_path, atomic_write_text
-from ..outputs import write_error
-from .badfiles import BadFileError, first_line
-from .geotiff import BandSpec, invalid_pixels, resolve_bands
-from .readers import open_raster, probe_raster
-from .remote import is_url, scene_stem
-from .tiling import window_grid
+from ...errors import UserError
+from ...io import atomic_path, atomic_write_text
+from ...outputs import write_error
+from ..badfiles import BadFileError, first_line
+from ..bands import BandSpec, resolve_bands
+from ..formats.geotiff import open_raster, probe_raster
+from ..pixel_checks import invalid_pixels
+from ..remote import is_url, scene_stem
+from .grid import window_grid
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,7 @@
-"""What every file-backed dataset shares: band selection, dtype, and reads that name a bad file."""
+"""What every file-backed dataset shares: band selection, dtype, and reads that name a bad file.
+
+The base of image folders, segmentation pairs and scenes (not npz archives, held in memory whole).
+"""
 
 from __future__ import annotations
 
@@ -9,9 +12,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from .badfiles import BadFileError, read_with_fallback
-from .pixel_checks import check_pixels
-from .readers import TIFF_SUFFIXES, Decoded, ImageInfo
+from ..badfiles import BadFileError, read_with_fallback
+from ..formats.geotiff import TIFF_SUFFIXES
+from ..formats.types import Decoded, ImageInfo
+from ..pixel_checks import check_pixels
 
 
 def torch_dtype(numpy_dtype: str) -> torch.dtype:
