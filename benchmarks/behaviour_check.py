@@ -76,12 +76,17 @@ def write_segmentation(root: Path) -> None:
         Image.fromarray(mask).save(root / "masks" / f"{i:03d}.png")
 
 
+# One intra-op thread in every job: float reductions may round differently with another thread count, so
+# the count is part of "the same run"; one thread also keeps parallel checks from oversubscribing the cores.
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
+
+
 def cli(*args: str, log: Path) -> None:
     command = [sys.executable, "-m", "byol_transfer", *args]
     with log.open("a") as f:
         f.write("$ " + " ".join(command) + "\n")
         f.flush()
-        done = subprocess.run(command, stdout=f, stderr=subprocess.STDOUT)
+        done = subprocess.run(command, stdout=f, stderr=subprocess.STDOUT, env=ENV)
     if done.returncode:
         sys.exit(f"failed ({done.returncode}): {' '.join(args)}; see {log}")
 
@@ -123,9 +128,8 @@ def run_jobs(out: Path, demo: bool) -> None:
         strip_time_columns(out / name)
 
     if demo:
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         done = subprocess.run([sys.executable, "-m", "byol_transfer.demo", "--out", str(out / "demo")],
-                              capture_output=True, text=True, env=env)
+                              capture_output=True, text=True, env=ENV)
         if done.returncode:
             sys.exit(f"demo failed ({done.returncode}):\n{done.stderr[-2000:]}")
         table = [line for line in done.stdout.splitlines() if line.startswith("|")]
@@ -160,7 +164,6 @@ def main() -> int:
     parser.add_argument("--compare", type=Path, help="a folder written by an earlier run of this script")
     parser.add_argument("--demo", action="store_true", help="also run the demo (about 5 minutes on 2 cores)")
     args = parser.parse_args()
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     if args.out.exists() and any(args.out.iterdir()):
         sys.exit(f"{args.out} is not empty")
     args.out.mkdir(parents=True, exist_ok=True)
