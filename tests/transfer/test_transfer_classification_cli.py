@@ -5,7 +5,6 @@ import csv
 import json
 import shutil
 
-import numpy as np
 import pytest
 import torch
 

@@ -1,7 +1,7 @@
 """What an evaluator is: a settings dataclass of its own and a function from one grid cell to results.
 
-An evaluator gets the cell's context (the task's data, the init, the labelled indices, the seed and
-the device: see the task's ``Cell``) and its settings, and returns ``{row name: Outcome}``: one row name
+An evaluator gets the cell's context (the task with its data, the init, the labelled indices, the seed;
+:class:`ClassificationCell`, :class:`SegmentationCell`) and its settings, and returns ``{row name: Outcome}``: one row name
 for most, several for k-NN (one per k). Every hyper-parameter it picks is picked on the cell's
 validation split and reported in ``Outcome.selected``; the test labels never reach it (the task scores).
 
@@ -16,9 +16,13 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
+import numpy as np
+import torch
+
 from ...config import from_dict
 from ...errors import UserError
 from ...registry import Registry
+from ..inits import Init
 
 
 @dataclass
@@ -47,6 +51,52 @@ class Evaluator:
         if isinstance(raw, Mapping):
             return from_dict(self.settings, dict(raw), where, prefix=f"evaluators.{self.name}.")
         raise UserError(f"{where}: settings of evaluator {self.name!r} must be a mapping, got {type(raw).__name__}")
+
+
+@dataclass
+class ClassificationCell:
+    """What a classification evaluator gets for one (init, seed, fraction); indices point into the data."""
+
+    task: Any  # the ClassificationTask: its data, test split, images, pool and scoring
+    init: Init
+    features: torch.Tensor  # frozen features of the --data items (N × D)
+    test_features: torch.Tensor
+    seed: int
+    fraction: float
+    train_idx: np.ndarray
+    val_idx: np.ndarray
+
+    @property
+    def subset_idx(self) -> np.ndarray:
+        return np.sort(np.concatenate([self.train_idx, self.val_idx]))
+
+    @property
+    def labels(self) -> np.ndarray:
+        return self.task.data.labels
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.task.data.classes)
+
+    @property
+    def device(self) -> str:
+        return self.task.device
+
+
+@dataclass
+class SegmentationCell:
+    """What a segmentation evaluator gets for one (init, seed, fraction); indices point into the data."""
+
+    task: Any  # the SegmentationTask: its data, model building, training and scoring
+    init: Init
+    seed: int
+    fraction: float
+    train_idx: torch.Tensor
+    val_idx: torch.Tensor
+
+    @property
+    def device(self) -> str:
+        return self.task.device
 
 
 CLASSIFICATION: Registry[Evaluator] = Registry("evaluator")

@@ -8,13 +8,10 @@ epoch is at least 320 samples. The loop itself is ``transfer/finetune.py``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from ..finetune import LoopResult, Schedule
-from .base import CLASSIFICATION, Outcome, register
+from .base import CLASSIFICATION, ClassificationCell, Outcome, register
 
-if TYPE_CHECKING:
-    from ..tasks.classification import ClassificationCell
 
 
 @dataclass

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import torch
 
 from ...features.knn import knn_votes
-from .base import CLASSIFICATION, Outcome, register
+from .base import CLASSIFICATION, ClassificationCell, Outcome, register
 
-if TYPE_CHECKING:
-    from ..tasks.classification import ClassificationCell
 
 
 @dataclass

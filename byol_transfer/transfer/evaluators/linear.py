@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from ...features.linear_probe import C_GRID, linear_probe
-from .base import CLASSIFICATION, Outcome, register
+from .base import CLASSIFICATION, ClassificationCell, Outcome, register
 
-if TYPE_CHECKING:
-    from ..tasks.classification import ClassificationCell
 
 
 @dataclass

@@ -8,13 +8,10 @@ stopping (the best epoch by validation mIoU is kept); an epoch is at least 128 s
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from ..finetune import Schedule
-from .base import SEGMENTATION, Outcome, register
+from .base import Outcome, SEGMENTATION, SegmentationCell, register
 
-if TYPE_CHECKING:
-    from ..tasks.segmentation.task import SegmentationCell
 
 
 @dataclass

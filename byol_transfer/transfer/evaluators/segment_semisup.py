@@ -7,18 +7,16 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Any
 
 import torch
 
 from ...errors import UserError
 from ...semisup.mean_teacher import MeanTeacher, MeanTeacherSettings
 from ...semisup.pool import UnlabeledPool
-from .base import SEGMENTATION, Outcome, register
+from .base import SEGMENTATION, Outcome, SegmentationCell, register
 from .segment_finetune import SegFinetuneSettings
 
-if TYPE_CHECKING:
-    from ..tasks.segmentation.task import SegmentationCell, SegmentationTask
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +27,7 @@ class SegSemisupSettings:
     train: SegFinetuneSettings = field(default_factory=SegFinetuneSettings)  # the supervised part
 
 
-def check_segment_semisup(task: SegmentationTask, settings: SegSemisupSettings) -> None:
+def check_segment_semisup(task: Any, settings: SegSemisupSettings) -> None:
     settings.teacher.check()
     if task.recipe is None:
         raise UserError("semi-supervised segmentation builds its strong view from a recipe: pass --recipe")

@@ -10,18 +10,16 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Any
 
 import torch
 
 from ...errors import UserError
 from ...semisup.fixmatch import FixMatch, FixMatchSettings
 from ...semisup.pool import UnlabeledPool
-from .base import CLASSIFICATION, Outcome, register
+from .base import CLASSIFICATION, ClassificationCell, Outcome, register
 from .finetune import FinetuneSettings, selected_values
 
-if TYPE_CHECKING:
-    from ..tasks.classification import ClassificationCell, ClassificationTask
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +30,7 @@ class SemisupSettings:
     finetune: FinetuneSettings = field(default_factory=FinetuneSettings)  # the supervised part, as `finetune`'s
 
 
-def check_semisup(task: ClassificationTask, settings: SemisupSettings) -> None:
+def check_semisup(task: Any, settings: SemisupSettings) -> None:
     settings.fixmatch.check()
     if task.recipe is None:
         raise UserError("the semisup evaluator builds its weak/strong views from a recipe: pass --recipe "

@@ -41,6 +41,7 @@ from ...features.labelled import LabelledData
 from ...io import atomic_write_text
 from ...machine import describe_machine
 from ..evaluators import CLASSIFICATION, Outcome, resolve
+from ..evaluators.base import ClassificationCell
 from ..evaluators.finetune import FinetuneSettings
 from ..finetune import LoopResult, finetune
 from ..geometry import Geometry, augment_chw, build_train_augment
@@ -85,36 +86,6 @@ class SweepResult:
     report_md: Path
     plot_png: Path
     rows: list[ResultRow]
-
-
-@dataclass
-class ClassificationCell:
-    """What a classification evaluator gets for one (init, seed, fraction); indices point into the data."""
-
-    task: "ClassificationTask"
-    init: Init
-    features: torch.Tensor  # frozen features of the --data items (N × D)
-    test_features: torch.Tensor
-    seed: int
-    fraction: float
-    train_idx: np.ndarray
-    val_idx: np.ndarray
-
-    @property
-    def subset_idx(self) -> np.ndarray:
-        return np.sort(np.concatenate([self.train_idx, self.val_idx]))
-
-    @property
-    def labels(self) -> np.ndarray:
-        return self.task.data.labels
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.task.data.classes)
-
-    @property
-    def device(self) -> str:
-        return self.task.device
 
 
 class ClassificationHooks:

@@ -42,6 +42,7 @@ from ....io import atomic_write_text
 from ....machine import describe_machine
 from ....semisup.mean_teacher import MeanTeacherSettings
 from ...evaluators import SEGMENTATION, Outcome, resolve
+from ...evaluators.base import SegmentationCell
 from ...evaluators.segment_finetune import SegFinetuneSettings
 from ...evaluators.segment_semisup import SegSemisupSettings
 from ...finetune import LoopResult, finetune
@@ -171,22 +172,6 @@ def evaluator_name(arch: str, freeze_encoder: bool, semisup: bool = False) -> st
     if semisup:
         return f"{arch}-{'frozen-' if freeze_encoder else ''}semisup"
     return f"{arch}-{'frozen' if freeze_encoder else 'finetune'}"
-
-
-@dataclass
-class SegmentationCell:
-    """What a segmentation evaluator gets for one (init, seed, fraction); indices point into the data."""
-
-    task: "SegmentationTask"
-    init: Init
-    seed: int
-    fraction: float
-    train_idx: torch.Tensor
-    val_idx: torch.Tensor
-
-    @property
-    def device(self) -> str:
-        return self.task.device
 
 
 class DiceCELoss(nn.Module):
