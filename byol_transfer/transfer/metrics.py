@@ -1,7 +1,7 @@
 """Test metrics of both tasks, all in [0, 1] and higher-is-better.
 
-Classification (scikit-learn): accuracy, balanced accuracy (mean per-class recall: honest on imbalanced sets such as chest X-rays),
-macro-F1, and AUROC: binary on the positive class's score, one-vs-rest macro average for more
+Classification (scikit-learn): accuracy, balanced accuracy (mean per-class recall: honest on imbalanced
+sets such as chest X-rays), macro-F1, and AUROC: binary on the positive class's score, one-vs-rest macro average for more
 classes. AUROC is NaN when it is undefined (a single class in the test labels, or no scores).
 
 Segmentation (``smp.metrics``): IoU and Dice per class over all pixels (dataset-level), and their means

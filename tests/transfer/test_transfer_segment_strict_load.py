@@ -7,7 +7,12 @@ import torch
 
 from byol_transfer.errors import UserError
 from byol_transfer.models.backbones import create_backbone
-from byol_transfer.transfer.tasks.segmentation.smp import copy_backbone_into_encoder, create_segmentation_model, encoder_module, load_export_into_encoder
+from byol_transfer.transfer.tasks.segmentation.smp import (
+    copy_backbone_into_encoder,
+    create_segmentation_model,
+    encoder_module,
+    load_export_into_encoder,
+)
 
 
 @pytest.mark.parametrize("channels", [3, 4, 13])

@@ -1,8 +1,8 @@
 """What an evaluator is: a settings dataclass of its own and a function from one grid cell to results.
 
-An evaluator gets the cell's context (the task with its data, the init, the labelled indices, the seed;
-:class:`ClassificationCell`, :class:`SegmentationCell`) and its settings, and returns ``{row name: Outcome}``: one row name
-for most, several for k-NN (one per k). Every hyper-parameter it picks is picked on the cell's
+An evaluator gets the cell's context (the task with its data, the init, the labelled indices, the seed:
+:class:`ClassificationCell`, :class:`SegmentationCell`) and its settings, and returns
+``{row name: Outcome}``: one row name for most, several for k-NN (one per k). Every hyper-parameter it picks is picked on the cell's
 validation split and reported in ``Outcome.selected``; the test labels never reach it (the task scores).
 
 Each task has its own registry (:data:`CLASSIFICATION`, :data:`SEGMENTATION`): an evaluator is written

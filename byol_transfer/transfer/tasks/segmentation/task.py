@@ -306,7 +306,8 @@ class SegmentationTask:
         test = self.test_data
         if test is not None:
             if test.in_chans != self.data.in_chans:
-                raise UserError(f"the test data have {test.in_chans} channel(s), the training data {self.data.in_chans}")
+                raise UserError(f"the test data have {test.in_chans} channel(s), the training data "
+                                f"{self.data.in_chans}")
             if test.images.shape[-2:] != self.data.images.shape[-2:]:
                 raise UserError(f"test images are {tuple(test.images.shape[-2:])} px, training images "
                                 f"{tuple(self.data.images.shape[-2:])}; use the same --image-size")
@@ -354,7 +355,8 @@ class SegmentationTask:
         return model
 
     def pool(self, cell: SegmentationCell) -> torch.Tensor:
-        """Unlabelled images for a cell: ``unlabeled``, else the training images outside its subset and the test split."""
+        """Unlabelled images for a cell: ``unlabeled``, else the training images outside its subset and the
+        test split."""
         if self.unlabeled is not None:
             return self.unlabeled
         held_out = torch.ones(len(self.data.names), dtype=torch.bool)
