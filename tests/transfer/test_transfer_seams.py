@@ -165,3 +165,20 @@ def test_linear_probe_sweep_leaves_the_backbone_bit_identical(labelled_folder, t
     assert before.keys() == after.keys()
     assert all(torch.equal(before[k], after[k]) for k in before)  # parameters and BN buffers alike
     assert state_fingerprint(init.backbone) == init.weights_hash
+
+
+@pytest.mark.parametrize("registry_name", ["CLASSIFICATION", "SEGMENTATION"])
+def test_every_evaluators_settings_round_trip_through_a_plain_mapping(registry_name):
+    """What a config file can hold (lists, numbers, nested mappings) builds every evaluator's settings."""
+    import dataclasses
+
+    from byol_transfer.config import to_dict
+    from byol_transfer.transfer import evaluators
+
+    registry = getattr(evaluators, registry_name)
+    for name in registry:
+        evaluator = registry.get(name)
+        default = evaluator.settings()
+        plain = to_dict(default)
+        assert evaluator.settings_from(plain, "test") == default, name
+        assert all(not isinstance(v, tuple) for v in dataclasses.asdict(default).values()), name
