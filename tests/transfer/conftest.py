@@ -12,9 +12,8 @@ importlib mode does not let test modules import this file).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
