@@ -26,7 +26,7 @@ SETTINGS = {"title": "Label efficiency", "context": [], "metrics": None, "lower_
 
 def renderer() -> tuple[Callable, Callable]:
     """``(read_many, render_report)``; the one line to change when the report module moves."""
-    from byol_transfer.eval.report import read_many, render_report
+    from byol_transfer.transfer.report import read_many, render_report
 
     return read_many, render_report
 

@@ -69,8 +69,8 @@ eurosat_rgb)
 import sys
 from pathlib import Path
 
-from byol_transfer.eval.plots import plot_label_efficiency
-from byol_transfer.eval.report import read_results, write_report, write_results
+from byol_transfer.transfer.plots import plot_label_efficiency
+from byol_transfer.transfer.report import read_results, write_report, write_results
 
 out = Path(sys.argv[1])
 rows = read_results(out / "fraction_01" / "results.csv") + read_results(out / "fraction_10" / "results.csv")

@@ -11,7 +11,7 @@ from .models.weights import load_backbone
 from .train.export import export_backbone
 from .train.loop import pretrain
 
-__version__ = "0.1.0"
+from .version import __version__  # noqa: E402 (one version for pyproject and the package)
 
 __all__ = [
     "BYOL",

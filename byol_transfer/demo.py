@@ -27,14 +27,16 @@ from .config import PretrainConfig, to_dict
 from .data.build import build_dataset
 from .data.datasets.image_folder import ImageFolderDataset
 from .errors import UserError
-from .eval.finetune import FinetuneSettings
-from .eval.inits import build_inits
-from .eval.label_efficiency import LabelledData, SweepSettings, run_label_efficiency
-from .eval.report import format_fraction, read_results, summarize
-from .eval.train_transforms import Geometry
+from .features.labelled import LabelledData
 from .train.export import export_backbone
 from .train.loop import pretrain
 from .train.run_config import resolve_config
+from .transfer.evaluators.finetune import FinetuneSettings
+from .transfer.evaluators.knn import KnnSettings
+from .transfer.geometry import Geometry
+from .transfer.inits import build_inits
+from .transfer.report import format_fraction, read_results, summarize
+from .transfer.tasks.classification import SweepSettings, run_label_efficiency
 
 IMAGE_SIZE = 32
 DEFAULT_DATA = Path("datasets/demo_digits/generated")
@@ -119,8 +121,8 @@ def run_demo(out: Path, data_root: Path, epochs: int, seed: int, progress: bool 
                                      where=str(test_dir))
     inits = build_inits([f"BYOL={export_path}", "random=random"], data.in_chans)
     settings = SweepSettings(
-        fractions=FRACTIONS, seeds=tuple(range(SEEDS)), evaluators=("knn", "linear", "finetune"),
-        knn_ks=(20,), finetune=FinetuneSettings(epochs=FINETUNE_EPOCHS), progress=progress,
+        fractions=FRACTIONS, seeds=tuple(range(SEEDS)), progress=progress,
+        evaluators={"knn": KnnSettings(ks=[20]), "linear": None, "finetune": FinetuneSettings(epochs=FINETUNE_EPOCHS)},
     )
     print(f"[4/4] label efficiency on {len(test.labels)} test digits: BYOL vs random init, "
           f"{len(FRACTIONS)} fractions x {SEEDS} seeds x k-NN / linear probe / fine-tuning")

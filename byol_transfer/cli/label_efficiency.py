@@ -17,7 +17,6 @@ report.md and the plot compare fine-tuning with and without the unlabelled pool 
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from ..errors import UserError
@@ -81,19 +80,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _sidecar_image_size(backbones: list[str]) -> int | None:
-    from ..eval.inits import RANDOM, parse_backbone_specs
-    from ..models.weights import sidecar_path
+    from ..transfer.inits import parse_backbone_specs, sidecar_value
 
-    for _, target in parse_backbone_specs(backbones):
-        meta = sidecar_path(Path(target))
-        if target != RANDOM and meta.is_file():
-            try:
-                size = json.loads(meta.read_text()).get("image_size")
-            except (json.JSONDecodeError, AttributeError):
-                continue
-            if size:
-                return int(size)
-    return None
+    size = sidecar_value(parse_backbone_specs(backbones), "image_size")
+    return int(size) if size else None
 
 
 def _declares_test_split(path: Path, card: str | None) -> bool:
@@ -116,7 +106,7 @@ def _datasets(args: argparse.Namespace, image_size: int | None, with_test: bool 
     from ..data.build import build_dataset
 
     from ..data.bands import parse_bands
-    from ..eval.inits import expected_in_chans
+    from ..transfer.inits import expected_in_chans
 
     # cache="auto": data that fit in memory are decoded once, before anything is written (a damaged file is
     # named before splits.json exists) and not again for every init
@@ -138,13 +128,15 @@ def _datasets(args: argparse.Namespace, image_size: int | None, with_test: bool 
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..eval.finetune import FinetuneSettings
-    from ..eval.inits import build_inits, check_before_data, parse_backbone_specs, reference_recipe
-    from ..eval.label_efficiency import LabelledData, SweepSettings, run_label_efficiency
-    from ..eval.train_transforms import Geometry
-    from ..train.loop import resolve_device
-
+    from ..features.labelled import LabelledData
     from ..semisup.fixmatch import FixMatchSettings
+    from ..train.loop import resolve_device
+    from ..transfer.evaluators.finetune import FinetuneSettings
+    from ..transfer.evaluators.knn import KnnSettings
+    from ..transfer.evaluators.semisup import SemisupSettings
+    from ..transfer.geometry import Geometry
+    from ..transfer.inits import build_inits, check_before_data, parse_backbone_specs, reference_recipe
+    from ..transfer.tasks.classification import SweepSettings, run_label_efficiency
 
     evaluators = [e.strip() for e in args.evaluators.split(",") if e.strip()]
     if args.semi_supervised and "semisup" not in evaluators:
@@ -172,12 +164,13 @@ def run(args: argparse.Namespace) -> int:
         from ..data.build import build_dataset
 
         unlabeled = build_dataset(args.unlabeled_data, image_size, card=args.card, labeled=False)
+    finetune = FinetuneSettings(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, patience=args.patience)
+    own_settings = {"knn": KnnSettings(ks=list(args.knn_k)), "finetune": finetune,
+                    "semisup": SemisupSettings(semisup, finetune)}
     settings = SweepSettings(
-        fractions=args.fractions, seeds=list(range(args.seeds)), evaluators=evaluators,
-        knn_ks=args.knn_k, val_fraction=args.val_fraction, test_fraction=args.test_fraction,
-        finetune=FinetuneSettings(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                                  patience=args.patience),
-        semisup=semisup,
+        fractions=args.fractions, seeds=list(range(args.seeds)),
+        evaluators={name: own_settings.get(name) for name in evaluators},
+        val_fraction=args.val_fraction, test_fraction=args.test_fraction,
         device=str(resolve_device(args.device)), cache_dir=args.cache_dir, progress=not args.no_progress,
     )
     title = args.title or f"Label efficiency on {args.data}"

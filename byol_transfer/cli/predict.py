@@ -33,7 +33,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..segment.predict import predict_folder
+    from ..transfer.tasks.segmentation.predict import predict_folder
     from ..train.loop import resolve_device
 
     written = predict_folder(args.model, args.data, args.out, overlap=args.overlap, batch_size=args.batch_size,

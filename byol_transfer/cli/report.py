@@ -10,9 +10,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..eval.plots import plot_rows
+from ..transfer.plots import plot_rows
 from ..errors import UserError
-from ..eval.report import read_many, render_report
+from ..transfer.report import read_many, render_report
 from ..io import atomic_write_text
 from ..config.flags import Flag, add_flags
 from ..config.report import ReportConfig

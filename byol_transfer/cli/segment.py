@@ -124,16 +124,22 @@ def run(args: argparse.Namespace) -> int:
     from ..data.build import build_dataset
     from ..data.bands import parse_bands
     from ..data.labels import split_folders
-    from ..eval.inits import expected_in_chans, parse_backbone_specs
-    from ..eval.label_efficiency import load_images
-    from ..segment.inits import geometry_for, recipe_for, segmentation_inits, sidecar_value
-    from ..segment.label_efficiency import SegSweepSettings, load_seg_data, run_segmentation_sweep
-    from ..eval.inits import check_before_data
+    from ..features.extract import load_images
     from ..models.backbones import check_backbone_name
-    from ..segment.smp_transfer import architectures, smp_encoder_name, timm_name
-    from ..segment.train_seg import SegTrainSettings
     from ..semisup.mean_teacher import MeanTeacherSettings
     from ..train.loop import resolve_device
+    from ..transfer.evaluators.segment_finetune import SegFinetuneSettings
+    from ..transfer.inits import (
+        check_before_data,
+        expected_in_chans,
+        geometry_for,
+        parse_backbone_specs,
+        recipe_for,
+        segmentation_inits,
+        sidecar_value,
+    )
+    from ..transfer.tasks.segmentation.smp import architectures, smp_encoder_name, timm_name
+    from ..transfer.tasks.segmentation.task import SegSweepSettings, load_seg_data, run_segmentation_sweep
 
     if not 0 < args.encoder_lr_mult and not args.freeze_encoder:
         raise UserError(f"--encoder-lr-mult must be positive (use --freeze-encoder to keep it fixed), "
@@ -186,7 +192,7 @@ def run(args: argparse.Namespace) -> int:
     settings = SegSweepSettings(
         fractions=args.fractions, seeds=list(range(args.seeds)), val_fraction=args.val_fraction,
         test_fraction=args.test_fraction,
-        train=SegTrainSettings(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+        train=SegFinetuneSettings(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                                encoder_lr_mult=args.encoder_lr_mult, freeze_encoder=args.freeze_encoder,
                                min_epoch_samples=args.min_epoch_samples, patience=args.patience),
         save_models="all" if args.save_all_models else "final",

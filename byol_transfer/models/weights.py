@@ -4,7 +4,7 @@ An export is ``NAME.safetensors`` (the bare backbone in timm key names) plus ``N
 sidecar: architecture, channel count, recipe, value scaling, normalisation, training steps), so transfer
 commands need no extra flags and can refuse mismatches. Reading never runs code (safetensors) and refuses
 non-finite tensors; loading is strict and verified tensor by tensor. ``train/export.py`` builds an export
-from a checkpoint; ``eval/`` and ``segment/`` read them here, so neither imports the training package.
+from a checkpoint; ``transfer/`` reads them here (and only here), so it never imports the training package.
 """
 
 from __future__ import annotations
@@ -91,3 +91,22 @@ def load_strict(module: nn.Module, weights: dict[str, torch.Tensor], where: str)
     for key, tensor in weights.items():
         if not torch.equal(after[key].cpu(), tensor.cpu()):
             raise RuntimeError(f"{where}: {key} differs after loading")
+
+
+def read_sidecar(weights: str | Path) -> dict[str, Any]:
+    """The sidecar of a weights file; ``{}`` when there is none or it is no JSON object (then no export's)."""
+    path = sidecar_path(Path(weights))
+    try:
+        meta = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def first_conv_key(model: nn.Module) -> str | None:
+    """The state-dict key of the input convolution's weight: timm's ``first_conv``, else the first 4-D tensor."""
+    own = model.state_dict()
+    first = (getattr(model, "pretrained_cfg", None) or {}).get("first_conv")
+    if first and f"{first}.weight" in own:
+        return f"{first}.weight"
+    return next((k for k, v in own.items() if v.ndim == 4), None)

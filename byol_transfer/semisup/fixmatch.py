@@ -12,7 +12,7 @@ describe test-like images, not colour-jittered ones.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -31,8 +31,9 @@ class FixMatchSettings:
     threshold: float = 0.95  # FixMatch's τ: pseudo-labels only from confident weak-view predictions
     mu: int = 7  # unlabelled images per labelled image in a step
     weight: float = 1.0  # λ_u
-    weak_crop_scale: tuple[float, float] = (0.5, 1.0)  # as the supervised fine-tuning crop
-    strong_crop_scale: tuple[float, float] | None = (0.25, 1.0)  # None: the recipe's own crop
+    # lists, not tuples: plain values a config file can hold (the evaluator settings are built with from_dict)
+    weak_crop_scale: list[float] = field(default_factory=lambda: [0.5, 1.0])  # as the supervised fine-tuning crop
+    strong_crop_scale: list[float] | None = field(default_factory=lambda: [0.25, 1.0])  # None: the recipe's own
     strong_view: str = "view1"
 
     def check(self) -> None:

@@ -20,7 +20,7 @@ they would come from the few labelled tiles alone; with the latter, from colour-
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -43,7 +43,7 @@ class MeanTeacherSettings:
     weight: float = 1.0
     ema: float = 0.99  # teacher EMA decay (after the warm-up τ = (1+k)/(10+k))
     rampup: float = 0.1  # fraction of the steps over which the weight ramps up (0: none)
-    crop_scale: tuple[float, float] | None = (0.25, 1.0)  # the strong view's crop (None: the recipe's)
+    crop_scale: list[float] | None = field(default_factory=lambda: [0.25, 1.0])  # the strong view's crop (None: the recipe's)
     strong_view: str = "view1"
 
     def check(self) -> None:

@@ -21,7 +21,7 @@ from torch import nn
 from ..augment.recipes import build_eval_transform
 from ..config import MonitorConfig, RecipeConfig
 from ..errors import UserError
-from ..eval.knn import knn_accuracy
+from ..features.knn import knn_accuracy
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +105,8 @@ def build_monitor(cfg: MonitorConfig, recipe: RecipeConfig, image_size: int, in_
     if not cfg.data:
         return None
     from ..data.build import build_dataset
-    from ..eval.label_efficiency import LabelledData, load_images
+    from ..features.extract import load_images
+    from ..features.labelled import LabelledData
 
     path = Path(cfg.data)
     dataset = build_dataset(path, image_size, card=cfg.card, labeled=True, labels=cfg.labels)

@@ -11,7 +11,7 @@ import torch
 from byol_transfer.augment.scaling import Normalize, ValueScaling
 from byol_transfer.augment.views import EvalTransform
 from byol_transfer.config import ScalingSpec
-from byol_transfer.eval.features import extract_features
+from byol_transfer.features.extract import extract_features
 from byol_transfer.features.channel_stats import (
     STATISTICS,
     WEIGHTS_HASH,

@@ -140,7 +140,7 @@ def poison_export(export: Path, out: Path, suffix: str) -> tuple[Path, str]:
 
 def poison_segmentation_model(out: Path) -> tuple[Path, str]:
     """A model folder as ``segment`` writes it, with one decoder tensor set to NaN."""
-    from byol_transfer.segment.smp_transfer import MODEL_FILE, create_segmentation_model, save_segmentation_model
+    from byol_transfer.transfer.tasks.segmentation.smp import MODEL_FILE, create_segmentation_model, save_segmentation_model
 
     model = create_segmentation_model("unet", "tu-resnet18", 3, 2)
     key = next(k for k in model.state_dict() if k.startswith("decoder.") and k.endswith("weight"))

@@ -7,10 +7,11 @@ import torch
 from torch import nn
 
 from byol_transfer.augment.recipes import build_eval_transform, recipe_from_dict
-from byol_transfer.eval.train_transforms import Geometry
-from byol_transfer.segment.train_seg import SegTrainSettings, train_segmentation
 from byol_transfer.semisup import MeanTeacher, MeanTeacherSettings, UnlabeledPool
 from byol_transfer.semisup.mean_teacher import teacher_tau
+from byol_transfer.transfer.evaluators.segment_finetune import SegFinetuneSettings
+from byol_transfer.transfer.geometry import Geometry
+from byol_transfer.transfer.tasks.segmentation.task import train_segmentation
 
 RECIPE = recipe_from_dict({"name": "t", "channels": {"count": "any"}, "scaling": {"kind": "auto"},
                            "normalize": {"mean": [0.5], "std": [0.25]},
@@ -94,7 +95,7 @@ def test_training_with_a_teacher_keeps_the_teachers_weights():
         holder["mt"] = mean_teacher(model, ema=0.9)
         return holder["mt"]
 
-    settings = SegTrainSettings(epochs=2, batch_size=4, min_epoch_samples=8)
+    settings = SegFinetuneSettings(epochs=2, batch_size=4, min_epoch_samples=8)
     result = train_segmentation(student, build_eval_transform(RECIPE, 1), images[:8], masks[:8], images[:0],
                                 masks[:0], ["background", "square"], Geometry(hflip=True), settings, 0,
                                 consistency=build)

@@ -1,0 +1,30 @@
+"""k-NN on frozen features: every labelled sample of the cell is a neighbour (nothing to select)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from ...features.knn import knn_votes
+from .base import CLASSIFICATION, ClassificationCell, Outcome, register
+
+
+
+@dataclass
+class KnnSettings:
+    ks: list[int] = field(default_factory=lambda: [20])  # several k give several rows (knn@10, knn@20)
+    temperature: float = 0.07
+
+
+@register(CLASSIFICATION, "knn", KnnSettings)
+def evaluate_knn(cell: ClassificationCell, settings: KnnSettings) -> dict[str, Outcome]:
+    # k and T are fixed, so all labelled samples (train and validation) are neighbours
+    idx = torch.as_tensor(cell.subset_idx)
+    votes = knn_votes(cell.features[idx], torch.as_tensor(cell.labels)[idx], cell.test_features,
+                      ks=tuple(settings.ks), temperature=settings.temperature, num_classes=cell.num_classes)
+    return {
+        f"knn@{k}": Outcome(cell.task.score(v.argmax(1).numpy(), v.numpy()),
+                            {"k": k, "temperature": settings.temperature})
+        for k, v in votes.items()
+    }

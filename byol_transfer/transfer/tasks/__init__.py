@@ -1,0 +1,1 @@
+"""The tasks a sweep runs on: :mod:`.classification` and :mod:`.segmentation`."""
