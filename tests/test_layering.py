@@ -20,7 +20,6 @@ import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
 
 PACKAGE = "byol_transfer"
 PACKAGE_DIR = Path(__file__).resolve().parents[1] / PACKAGE

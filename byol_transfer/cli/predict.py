@@ -12,32 +12,37 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from . import arguments
+from ..config.flags import Flag, add_flags
+from ..config.predict import PredictConfig
+from ..config.resolve import resolve, write_resolved
+
+FLAGS = [
+    Flag("--model", "model", "model folder written by byol-transfer segment", required=True),
+    Flag("--data", "data", "an image file or a folder of images", required=True),
+    Flag("--overlap", "overlap", "overlap between neighbouring tiles, as a fraction of the tile size"),
+    Flag("--batch-size", "batch_size", "tiles per forward pass"),
+    Flag("--device", "device", "auto, cpu, cuda or cuda:N"),
+    Flag("--skip-bad", "skip_bad", "skip unreadable or damaged images (counted in the log; no mask is written for "
+         "them) instead of stopping"),
+]
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("predict", help="predict masks (GeoTIFF/PNG) with a trained segmentation model",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", required=True, type=Path, help="model folder written by byol-transfer segment")
-    p.add_argument("--data", required=True, type=Path, help="an image file or a folder of images")
     p.add_argument("--out", required=True, type=Path, help="output folder for the masks")
-    p.add_argument("--overlap", type=arguments.number(float, ge=0, lt=1), default=0.25,
-                   help="overlap between neighbouring tiles, as a "
-                   "fraction of the tile size (default 0.25)")
-    p.add_argument("--batch-size", type=arguments.positive_int, default=8, help="tiles per forward pass")
-    p.add_argument("--device", type=arguments.device, default="auto", help="auto, cpu, cuda or cuda:N")
-    p.add_argument("--skip-bad", action="store_true",
-                   help="skip unreadable or damaged images (counted in the log; no mask is written for them) "
-                        "instead of stopping")
     p.add_argument("--no-progress", action="store_true")
+    add_flags(p, PredictConfig, FLAGS)
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..transfer.tasks.segmentation.predict import predict_folder
     from ..train.loop import resolve_device
+    from ..transfer.tasks.segmentation.predict import predict_folder
 
-    written = predict_folder(args.model, args.data, args.out, overlap=args.overlap, batch_size=args.batch_size,
-                             device=resolve_device(args.device), progress=not args.no_progress,
-                             skip_bad=args.skip_bad)
+    cfg = resolve(PredictConfig, args, FLAGS)
+    written = predict_folder(Path(cfg.model), Path(cfg.data), args.out, overlap=cfg.overlap,
+                             batch_size=cfg.batch_size, device=resolve_device(cfg.device),
+                             progress=not args.no_progress, skip_bad=cfg.skip_bad)
+    write_resolved(cfg, args.out)
     print(f"wrote {len(written)} mask(s) to {args.out}")
     return 0

@@ -316,7 +316,7 @@ def test_predict_skip_bad_counts_the_damaged_jpeg(seg_model, tmp_path, run_cli, 
     assert result.code == 0, result.err
     log = "\n".join(r.getMessage() for r in caplog.records)
     assert "skipped 1 bad image file(s)" in log and str(bad) in log
-    assert sorted(p.name for p in (tmp_path / "masks").iterdir()) == ["a_ok.png"]
+    assert sorted(p.name for p in (tmp_path / "masks").iterdir()) == ["a_ok.png", "config.yaml"]  # + the settings used
 
 
 @pytest.mark.parametrize("card_says_zero_is_nodata", [True, False])

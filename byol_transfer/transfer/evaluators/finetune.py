@@ -7,8 +7,9 @@ epoch is at least 320 samples. The loop itself is ``transfer/finetune.py``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+from ...config import bounded
 from ..finetune import LoopResult, Schedule
 from .base import CLASSIFICATION, ClassificationCell, Outcome, register
 
@@ -16,17 +17,17 @@ from .base import CLASSIFICATION, ClassificationCell, Outcome, register
 
 @dataclass
 class FinetuneSettings:
-    epochs: int = 30
-    batch_size: int = 32
-    lr: float = 1e-2  # head
-    backbone_lr_ratio: float = 0.1
-    weight_decay: float = 1e-4
-    patience: int = 5  # epochs without validation gain before stopping; 0: never stop early
+    epochs: int = bounded(30, ge=1)
+    batch_size: int = bounded(32, ge=1)
+    lr: float = bounded(1e-2, gt=0)  # head
+    backbone_lr_ratio: float = bounded(0.1, ge=0)
+    weight_decay: float = bounded(1e-4, ge=0)
+    patience: int = bounded(5, ge=0)  # epochs without validation gain before stopping; 0: never stop early
     # An epoch is at least this many samples (the set repeated, reshuffled each time), so that 10
     # labels get as many optimiser steps per epoch as 320 do rather than a single one.
-    min_epoch_samples: int = 320
-    crop_scale: list[float] = field(default_factory=lambda: [0.5, 1.0])
-    eval_batch_size: int = 256
+    min_epoch_samples: int = bounded(320, ge=0)
+    crop_scale: list[float] = bounded(default_factory=lambda: [0.5, 1.0], length=2, gt=0, le=1)
+    eval_batch_size: int = bounded(256, ge=1)
 
     def schedule(self) -> Schedule:
         return Schedule(self.epochs, self.batch_size, self.lr, self.backbone_lr_ratio, self.weight_decay,

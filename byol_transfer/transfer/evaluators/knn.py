@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 
+from ...config import bounded
 from ...features.knn import knn_votes
 from .base import CLASSIFICATION, ClassificationCell, Outcome, register
 
@@ -13,8 +14,8 @@ from .base import CLASSIFICATION, ClassificationCell, Outcome, register
 
 @dataclass
 class KnnSettings:
-    ks: list[int] = field(default_factory=lambda: [20])  # several k give several rows (knn@10, knn@20)
-    temperature: float = 0.07
+    ks: list[int] = bounded(default_factory=lambda: [20], min_len=1, ge=1)  # several k give several rows (knn@10, knn@20)
+    temperature: float = bounded(0.07, gt=0)
 
 
 @register(CLASSIFICATION, "knn", KnnSettings)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+from ...config import bounded
 from ...features.linear_probe import C_GRID, linear_probe
 from .base import CLASSIFICATION, ClassificationCell, Outcome, register
 
@@ -11,8 +12,8 @@ from .base import CLASSIFICATION, ClassificationCell, Outcome, register
 
 @dataclass
 class LinearSettings:
-    c_grid: list[float] = field(default_factory=lambda: list(C_GRID))  # inverse regularisation strengths tried
-    max_iter: int = 1000
+    c_grid: list[float] = bounded(default_factory=lambda: list(C_GRID), min_len=1, gt=0)  # inverse regularisation strengths tried
+    max_iter: int = bounded(1000, ge=1)
 
 
 @register(CLASSIFICATION, "linear", LinearSettings)

@@ -1,0 +1,17 @@
+"""The ``predict`` schema: masks for new images with a model trained by ``segment``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .schema import bounded, device_problem
+
+
+@dataclass
+class PredictConfig:
+    model: str = ""  # a model folder (model.safetensors + model.json) or a segment --out folder holding one
+    data: str = ""  # an image file or a folder of images
+    overlap: float = bounded(0.25, ge=0, lt=1)  # between neighbouring tiles, as a fraction of the tile size
+    batch_size: int = bounded(8, ge=1)  # tiles per forward pass
+    device: str = bounded("auto", check=device_problem)
+    skip_bad: bool = False  # skip unreadable or damaged images (counted; no mask written for them)
