@@ -132,8 +132,10 @@ def run_jobs(out: Path, demo: bool) -> None:
                               capture_output=True, text=True, env=ENV)
         if done.returncode:
             sys.exit(f"demo failed ({done.returncode}):\n{done.stderr[-2000:]}")
-        table = [line for line in done.stdout.splitlines() if line.startswith("|")]
-        (out / "demo" / "table.txt").write_text("\n".join(table) + "\n")
+        lines = done.stdout.splitlines()  # the accuracy table: from its title line to the report line
+        start = next(i for i, line in enumerate(lines) if "test accuracy (%)" in line)
+        end = next(i for i, line in enumerate(lines) if line.strip().startswith("report:"))
+        (out / "demo" / "table.txt").write_text("\n".join(lines[start:end]) + "\n")
 
 
 def compare(out: Path, reference: Path, names: list[str]) -> int:
