@@ -95,7 +95,7 @@ def sidecar_value(specs: Sequence[tuple[str, str]], key: str) -> Any:
     return None
 
 
-def expected_in_chans(specs: Sequence[str], recipe: str | None) -> int | None:
+def expected_in_chans(specs: Sequence[str], recipe: str | RecipeConfig | None) -> int | None:
     """The channel count the inits will want, known before any data are read: the first export's
     ``in_chans``, else the fixed count of ``recipe`` (None when neither says; the data decide)."""
     for _, target in parse_backbone_specs(specs):
@@ -103,12 +103,12 @@ def expected_in_chans(specs: Sequence[str], recipe: str | None) -> int | None:
         if isinstance(value, int):
             return value
     if recipe:
-        count = load_recipe(recipe).channels.count
+        count = (recipe if isinstance(recipe, RecipeConfig) else load_recipe(recipe)).channels.count
         return count if isinstance(count, int) else None
     return None
 
 
-def check_before_data(specs: Sequence[tuple[str, str]], arch: str | None, recipe: str | None) -> None:
+def check_before_data(specs: Sequence[tuple[str, str]], arch: str | None, recipe: str | RecipeConfig | None) -> None:
     """What the inits need that costs no data: weights files exist, ``arch`` is a timm name, the recipe loads.
 
     ``specs``: parsed ``(name, target)`` pairs (:func:`parse_backbone_specs`).
@@ -118,7 +118,7 @@ def check_before_data(specs: Sequence[tuple[str, str]], arch: str | None, recipe
             raise UserError(f"--backbone {name}={target}: weights file not found")
     if arch:
         check_backbone_name(arch, "--arch")
-    if recipe:
+    if isinstance(recipe, str):
         load_recipe(recipe)
 
 

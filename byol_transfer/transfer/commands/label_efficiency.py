@@ -12,10 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from ...config.compose import section_of, with_sections
+from ...augment.recipes import load_recipe
+from ...config import RecipeConfig
 from ...config.sweep import LabelEfficiencyConfig
 from ...data.bands import parse_bands
 from ...data.build import build_dataset
-from ...data.discover import discover_local
+from ...data.discover import discover
 from ...errors import UserError
 from ...features.labelled import LabelledData
 from ..evaluators.base import CLASSIFICATION
@@ -42,23 +44,24 @@ def follow_finetune(data: dict[str, Any]) -> None:
         semisup["finetune"] = {**copy.deepcopy(settings.get("finetune", {})), **semisup.get("finetune", {})}
 
 
-def _datasets(cfg: Any, image_size: int | None, with_test: bool = True):  # noqa: ANN202
+def _datasets(cfg: Any, image_size: int | None, recipe: RecipeConfig | None, with_test: bool = True):  # noqa: ANN202
     """(training data, test data or None) through the data layer: folders, label files, cards, npz."""
     data, test_source = Path(cfg.data.path), cfg.test
     # cache="auto": data that fit in memory are decoded once, before anything is written (a damaged file is
     # named before splits.json exists) and not again for every init
     common = {"card": cfg.data.card, "labeled": True, "bands": parse_bands(cfg.data.bands), "cache": "auto",
-              "want_channels": expected_in_chans(cfg.inits.backbones, cfg.inits.recipe)}
+              "want_channels": expected_in_chans(cfg.inits.backbones, recipe)}
+    found = discover(data, cfg.data.card, image_size=image_size)  # layout and card, once for every split
     # split=None: the data's declared training split (train/ folder, card split file, npz train arrays)
-    train = build_dataset(data, image_size, labels=cfg.data.labels, **common)
+    train = build_dataset(data, image_size, labels=cfg.data.labels, found=found, **common)
     if not with_test:
         return train, None
     if test_source.path is not None:
         test = build_dataset(Path(test_source.path), image_size, labels=test_source.labels, **common)
     elif test_source.labels is not None:
-        test = build_dataset(data, image_size, labels=test_source.labels, **common)
-    elif cfg.data.labels is None and discover_local(data, cfg.data.card).declares_test:
-        test = build_dataset(data, image_size, split="test", **common)
+        test = build_dataset(data, image_size, labels=test_source.labels, found=found, **common)
+    elif cfg.data.labels is None and found.declares_test:
+        test = build_dataset(data, image_size, split="test", found=found, **common)
     else:
         test = None  # a seeded stratified hold-out of the training data, saved in splits.json
     return train, test
@@ -75,20 +78,22 @@ def run(cfg: Any, out: Path, device: str, cache_dir: Path | None = None, progres
         CLASSIFICATION.get(name)  # an unknown name fails here, before any data are read
     fixmatch = cfg.settings.semisup.fixmatch
     fixmatch.check()
-    # names, files and recipe before any image is decoded (a typo must not cost a folder scan)
-    check_before_data(parse_backbone_specs(cfg.inits.backbones), cfg.model.arch, cfg.inits.recipe)
+    # names, files and recipe before any image is decoded (a typo must not cost a folder scan); the
+    # recipe is read once, here, and passed on as a RecipeConfig
+    recipe_given = load_recipe(cfg.inits.recipe) if cfg.inits.recipe else None
+    check_before_data(parse_backbone_specs(cfg.inits.backbones), cfg.model.arch, recipe_given)
     pretrained_size = sidecar_value(parse_backbone_specs(cfg.inits.backbones), "image_size")
     image_size = cfg.image_size or (int(pretrained_size) if pretrained_size else None)
     if image_size is None:  # the data's own size (the first image's short side) for every image
-        first = _datasets(cfg, None, with_test=False)[0][0]["image"]
+        first = _datasets(cfg, None, recipe_given, with_test=False)[0][0]["image"]
         image_size = int(min(first.shape[-2:]))
-    train_ds, test_ds = _datasets(cfg, image_size)
+    train_ds, test_ds = _datasets(cfg, image_size, recipe_given)
     data = LabelledData.from_dataset(train_ds, where=str(Path(cfg.data.path)))
     test = None
     if test_ds is not None:
         test = LabelledData.from_dataset(test_ds, data.classes, where=str(Path(cfg.test.path or cfg.data.path)))
-    inits = build_inits(cfg.inits.backbones, data.in_chans, cfg.model.arch, cfg.inits.recipe)
-    recipe = reference_recipe(inits, cfg.inits.recipe)
+    inits = build_inits(cfg.inits.backbones, data.in_chans, cfg.model.arch, recipe_given)
+    recipe = reference_recipe(inits, recipe_given)
     geometry = Geometry.from_recipe(recipe)
     unlabeled = None
     if cfg.unlabeled_data is not None:
