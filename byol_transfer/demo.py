@@ -35,7 +35,7 @@ from .transfer.evaluators.finetune import FinetuneSettings
 from .transfer.evaluators.knn import KnnSettings
 from .transfer.geometry import Geometry
 from .transfer.inits import build_inits
-from .transfer.report import format_fraction, read_results, summarize
+from .transfer.report import format_fraction, read_results, seed_rows, summarize
 from .transfer.tasks.classification import SweepSettings, run_label_efficiency
 
 IMAGE_SIZE = 32
@@ -71,7 +71,7 @@ def write_digits(root: Path, seed: int = 0) -> tuple[Path, Path]:
 
 def print_accuracy(results_csv: Path) -> None:
     """Test accuracy per evaluator × init (rows) and fraction (columns), from results.csv."""
-    rows = read_results(results_csv)
+    rows = seed_rows(read_results(results_csv))
     cells = summarize(rows)
     fractions = sorted({r.fraction for r in rows})
     n_labels = {r.fraction: r.n_labels for r in rows}

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..transfer.plots import plot_rows
 from ..errors import UserError
-from ..transfer.report import read_many, render_report
+from ..transfer.report import is_statistic, read_many, render_report
 from ..io import atomic_write_text
 from ..config.flags import Flag, add_flags
 from ..config.report import ReportConfig
@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = resolve(ReportConfig, args, FLAGS)
     results = [Path(r) for r in cfg.results]
     rows = read_many(results)  # all inputs are read and checked before anything is written
-    present = list(dict.fromkeys(r.metric for r in rows))
+    present = list(dict.fromkeys(r.metric for r in rows if not is_statistic(r.metric)))
     unknown = [m for m in (cfg.metrics or []) + cfg.lower_is_better if m not in present]
     if unknown:
         raise UserError(f"no metric {unknown[0]!r} in {', '.join(map(str, results))} (has: {', '.join(present)})")

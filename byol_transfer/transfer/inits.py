@@ -49,6 +49,8 @@ log = logging.getLogger(__name__)
 
 RANDOM = "random"
 RANDOM_INIT_SEED = 0  # one fixed random init per architecture: features are then cacheable
+# inits built without pretrained weights: the report's "best baseline" is the best of these
+BASELINE_SOURCES = ("random", "kaiming", "channel-stats")
 
 
 @dataclass

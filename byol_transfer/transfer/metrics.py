@@ -58,12 +58,18 @@ def auroc(y_true: np.ndarray, scores: np.ndarray | None, num_classes: int) -> fl
     return float(roc_auc_score(y_true, sub, multi_class="ovr", average="macro", labels=present))
 
 
-def confusion_counts(pred: torch.Tensor, target: torch.Tensor, num_classes: int) -> torch.Tensor:
-    """Per-class (tp, fp, fn, tn) pixel counts summed over the batch: a 4 × num_classes tensor."""
+def confusion_counts_per_image(pred: torch.Tensor, target: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """Per-image, per-class (tp, fp, fn, tn) pixel counts: an N × num_classes × 4 tensor (what the mIoU
+    interval resamples; ``predictions.npz``'s ``counts``)."""
     import segmentation_models_pytorch as smp
 
     tp, fp, fn, tn = smp.metrics.get_stats(pred.long(), target.long(), mode="multiclass", num_classes=num_classes)
-    return torch.stack([tp.sum(0), fp.sum(0), fn.sum(0), tn.sum(0)])
+    return torch.stack([tp, fp, fn, tn], dim=-1)
+
+
+def confusion_counts(pred: torch.Tensor, target: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """Per-class (tp, fp, fn, tn) pixel counts summed over the batch: a 4 × num_classes tensor."""
+    return confusion_counts_per_image(pred, target, num_classes).sum(0).T
 
 
 def metrics_from_counts(counts: torch.Tensor, class_names: Sequence[str]) -> dict[str, float]:

@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 
 from ..errors import UserError
 from ..io import atomic_path
-from .report import ResultRow, format_fraction, read_results, summarize
+from .report import ResultRow, format_fraction, is_statistic, read_results, seed_rows, summarize
 
 MARKERS = ("o", "s", "^", "D", "v", "P", "X")
 LINESTYLES = ("-", "--", ":", "-.")
@@ -44,10 +44,11 @@ def plot_rows(
     where: str = "results",
 ) -> Path:
     """The plot of ``rows`` (e.g. read from several results.csv); ``where`` names them in errors."""
+    rows = seed_rows(rows)  # the statistics rows are not plotted (error bars: std over seeds)
     if not rows:
         raise UserError(f"{where}: no results to plot")
     cells = summarize(rows)
-    present = list(dict.fromkeys(r.metric for r in rows))
+    present = list(dict.fromkeys(r.metric for r in rows if not is_statistic(r.metric)))
     metrics = list(metrics) if metrics else present
     unknown = [m for m in metrics if m not in present]
     if unknown:

@@ -11,6 +11,10 @@ The protocol is the same for every task:
   results.csv row per metric, rewritten after every evaluator so that partial results survive a crash;
 - after each init the backbone's hash is compared with the one taken at load time: evaluation must
   leave the pretrained weights bit-identical;
+- every outcome's per-image test predictions are kept (``task.predictions``); after the last cell the
+  statistics rows (95 % intervals, paired differences from the best baseline: ``statistics.py``) are
+  appended to results.csv and the predictions saved as predictions.npz (``predictions.py``), so a
+  partial results.csv during a run holds the seed rows only;
 - at the end the task writes its report, plot and run.json (and its own files: selected.csv, models/).
 
 What a task provides is :class:`Task`; what an evaluator is, ``evaluators/base.py``.
@@ -29,7 +33,9 @@ from tqdm.auto import tqdm
 from ..features.cache import state_fingerprint
 from .evaluators.base import Evaluator, Outcome
 from .inits import Init
-from .report import ResultRow, write_results
+from .predictions import Predictions
+from .report import ResultRow, kind_of_source, write_results
+from .statistics import MetricBuilder, statistics_rows
 from .splits import SplitPlan, plan_splits, save_splits
 
 
@@ -74,6 +80,15 @@ class Task(Protocol):
     def keep(self, cell: Any, row_name: str, outcome: Outcome) -> None:
         """Whatever the task records of an outcome beyond results.csv (selected values, models, cells)."""
 
+    def predictions(self, outcome: Outcome) -> dict[str, np.ndarray]:
+        """The outcome's per-image test predictions (the arrays ``predictions.py`` documents)."""
+
+    def test_record(self) -> dict[str, np.ndarray]:
+        """Per-image arrays of the test set itself (classification: its labels), after ``bind``."""
+
+    def interval_metrics(self) -> dict[str, MetricBuilder]:
+        """Reported metric name → its :class:`~.intervals.Metric` from a cell's per-seed predictions."""
+
     def finish(self, out_dir: Path, rows: list[ResultRow], elapsed: float) -> Any:
         """Write the report, the plot and run.json; return the task's result object."""
 
@@ -95,11 +110,13 @@ def run_sweep(task: Task, inits: Sequence[Init], out_dir: Path, grid: Grid,
     save_splits(plan, out_dir / "splits.json")
     task.bind(plan)
     fractions = sorted(float(f) for f in set(grid.fractions))
+    predictions = Predictions(task.test_record())
 
     rows: list[ResultRow] = []
     bar = tqdm(total=len(inits) * len(seeds) * len(fractions) * len(evaluators), disable=not progress,
                desc=task.progress_desc, unit=task.progress_unit, dynamic_ncols=True)
     for init in inits:
+        kind = kind_of_source(init.source)
         bar.set_postfix_str(f"{init.name}: preparing")
         prepared = task.prepare(init)
         for seed in seeds:
@@ -110,13 +127,17 @@ def run_sweep(task: Task, inits: Sequence[Init], out_dir: Path, grid: Grid,
                 for evaluator, settings in evaluators:
                     bar.set_postfix_str(f"{init.name} seed {seed} {fraction:g} {evaluator.name}")
                     for row_name, outcome in evaluator.run(cell, settings).items():
-                        rows += [ResultRow(init.name, row_name, fraction, n_labels, seed, metric, value)
+                        rows += [ResultRow(init.name, row_name, fraction, n_labels, seed, metric, value, kind)
                                  for metric, value in outcome.metrics.items()]
                         task.keep(cell, row_name, outcome)
+                        predictions.add(init.name, row_name, fraction, seed, task.predictions(outcome))
                     write_results(rows, out_dir / "results.csv")  # partial results survive a crash
                     bar.update(1)
         check_unchanged(init)
     bar.close()
+    rows += statistics_rows(rows, predictions, task.interval_metrics())
+    write_results(rows, out_dir / "results.csv")
+    predictions.save(out_dir / "predictions.npz")
     return task.finish(out_dir, rows, time.perf_counter() - started)
 
 

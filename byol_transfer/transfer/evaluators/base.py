@@ -33,6 +33,9 @@ class Outcome:
     selected: dict[str, float] = field(default_factory=dict)  # selected.csv (classification)
     model: Any = None  # the trained model, when the task keeps models (segmentation: models/)
     record: dict[str, Any] = field(default_factory=dict)  # what run.json records about the cell
+    # per-image test predictions (transfer/predictions.py); classification fills them in from its
+    # scoring when an evaluator leaves them empty
+    predictions: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

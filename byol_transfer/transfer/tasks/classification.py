@@ -9,7 +9,8 @@
 - train augmentation: the recipe's geometric invariances (``transfer/geometry.py``) on scaled images on
   the CPU, normalisation on the device; validation: accuracy (ties: lower loss) on the validation split;
 - outputs besides results.csv: selected.csv (hyper-parameters chosen on validation), run.json, report.md
-  and label_efficiency.png (both derived from results.csv only).
+  and label_efficiency.png (both derived from results.csv only), predictions.npz (every cell's
+  predicted labels and class scores per test image, what the intervals of accuracy and AUROC resample).
 
 :func:`run_label_efficiency` is the library call behind ``byol-transfer label-efficiency`` and the demo.
 """
@@ -46,10 +47,12 @@ from ..evaluators.finetune import FinetuneSettings
 from ..finetune import LoopResult, finetune
 from ..geometry import Geometry, augment_chw, build_train_augment
 from ..inits import Init
-from ..metrics import classification_metrics
+from ..intervals import Metric, accuracy as accuracy_metric, auroc as auroc_metric
+from ..metrics import auroc, classification_metrics
 from ..plots import plot_label_efficiency
 from ..report import ResultRow, write_report
 from ..splits import SplitPlan
+from ..statistics import exact_estimate
 from ..sweep import Grid, run_sweep
 
 log = logging.getLogger(__name__)
@@ -185,6 +188,9 @@ class ClassificationTask:
         self._images: dict[str, torch.Tensor] = {}
         self.selected: list[tuple[str, str, float, int, str, float]] = []
         self.inits: list[Init] = []
+        # id(metrics dict returned by score) → (that dict, its predictions): evaluators build an Outcome
+        # around what score returns, so the dict identifies the outcome's predictions
+        self._scored: dict[int, tuple[dict[str, float], dict[str, np.ndarray]]] = {}
 
     # ---- the sweep's hooks -------------------------------------------------------------------------
 
@@ -219,11 +225,41 @@ class ClassificationTask:
 
     def cell(self, init: Init, prepared: tuple[torch.Tensor, torch.Tensor], seed: int, fraction: float,
              train_idx: np.ndarray, val_idx: np.ndarray) -> ClassificationCell:
+        self._scored.clear()  # anything scored but not kept belongs to the previous cell
         return ClassificationCell(self, init, prepared[0], prepared[1], seed, fraction, train_idx, val_idx)
 
     def keep(self, cell: ClassificationCell, row_name: str, outcome: Outcome) -> None:
         self.selected += [(cell.init.name, row_name, cell.fraction, cell.seed, k, float(v))
                           for k, v in outcome.selected.items()]
+
+    def predictions(self, outcome: Outcome) -> dict[str, np.ndarray]:
+        if outcome.predictions:
+            return outcome.predictions
+        _, arrays = self._scored.pop(id(outcome.metrics), (None, {}))
+        return arrays
+
+    def test_record(self) -> dict[str, np.ndarray]:
+        return {"labels": self.test_labels}
+
+    def interval_metrics(self) -> dict[str, Any]:
+        """Accuracy and AUROC per test-image resample; AUROC's estimate through :func:`metrics.auroc`
+        itself, so that it is the reported number (the draws: vectorised, see ``exact_estimate``)."""
+        num_classes = len(self.data.classes)
+
+        def accuracy_of(seeds: Sequence[dict[str, np.ndarray]], test: dict[str, np.ndarray]) -> Metric | None:
+            if not all("predicted" in s for s in seeds):
+                return None
+            return accuracy_metric(test["labels"], [s["predicted"] for s in seeds])
+
+        def auroc_of(seeds: Sequence[dict[str, np.ndarray]], test: dict[str, np.ndarray]) -> Metric | None:
+            if not all("scores" in s for s in seeds):
+                return None
+            scores = [s["scores"] for s in seeds]
+            return exact_estimate(auroc_metric(test["labels"], scores),
+                                  auroc_metric(test["labels"], scores,
+                                               metric=lambda y, s: auroc(y, s, num_classes)))
+
+        return {"accuracy": accuracy_of, "auroc": auroc_of}
 
     # ---- what evaluators use ----------------------------------------------------------------------
 
@@ -255,8 +291,14 @@ class ClassificationTask:
     def score(self, labels: np.ndarray, scores: np.ndarray | None) -> dict[str, float]:
         """Test metrics of predicted classes and N_test × C probabilities (None: no AUROC).
 
-        The test labels are used here only; evaluators never see them."""
-        return classification_metrics(self.test_labels, labels, scores, len(self.data.classes))
+        The test labels are used here only; evaluators never see them. The predictions are kept for the
+        outcome built around the returned dict (see :meth:`predictions`)."""
+        result = classification_metrics(self.test_labels, labels, scores, len(self.data.classes))
+        arrays = {"predicted": np.asarray(labels)}
+        if scores is not None:
+            arrays["scores"] = np.asarray(scores)
+        self._scored[id(result)] = (result, arrays)
+        return result
 
     def fit(self, cell: ClassificationCell, settings: FinetuneSettings,
             consistency=None) -> tuple[np.ndarray, LoopResult]:  # noqa: ANN001

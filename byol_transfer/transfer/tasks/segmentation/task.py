@@ -9,7 +9,8 @@
 - train augmentation: the recipe's geometric invariances applied jointly to image and mask on the CPU
   (``transfer/geometry.py``), normalisation on the device; validation: mIoU (ties: lower loss);
 - outputs besides results.csv: report.md, label_efficiency.png, run.json (with every cell's training
-  history) and models/<init>/ (model.safetensors + model.json, what ``byol-transfer predict`` needs) for
+  history), predictions.npz (every cell's per-test-image confusion counts, what the mIoU interval
+  resamples) and models/<init>/ (model.safetensors + model.json, what ``byol-transfer predict`` needs) for
   the largest fraction and first seed, or models/<init>/<fraction>-seed<k>/ for every cell with
   ``save_models="all"``; semi-supervised models go to models/<init>-semisup/.
 
@@ -48,10 +49,12 @@ from ...evaluators.segment_semisup import SegSemisupSettings
 from ...finetune import LoopResult, finetune
 from ...geometry import Geometry, augment_pair, build_train_augment
 from ...inits import RANDOM, Init
-from ...metrics import confusion_counts, metrics_from_counts
+from ...intervals import Metric, miou
+from ...metrics import confusion_counts_per_image, metrics_from_counts
 from ...plots import plot_label_efficiency
 from ...report import ResultRow, render_report
 from ...splits import SplitPlan
+from ...statistics import exact_estimate
 from ...sweep import Grid, run_sweep
 from .smp import (
     copy_backbone_into_encoder,
@@ -192,12 +195,13 @@ class DiceCELoss(nn.Module):
 @torch.no_grad()
 def evaluate(model: nn.Module, images: torch.Tensor, masks: torch.Tensor, transform: EvalTransform,
              num_classes: int, device: torch.device | str = "cpu", batch_size: int = 16,
-             loss_fn: nn.Module | None = None) -> tuple[torch.Tensor, float]:
-    """(4 × num_classes confusion counts, mean loss) of the model's argmax on raw ``images``."""
+             loss_fn: nn.Module | None = None, per_image: bool = False) -> tuple[torch.Tensor, float]:
+    """(4 × num_classes confusion counts, mean loss) of the model's argmax on raw ``images``;
+    ``per_image``: the counts of every image instead, N × num_classes × 4."""
     device = torch.device(device)
     was_training = model.training
     model.eval()
-    counts = torch.zeros(4, num_classes, dtype=torch.long)
+    counts = []
     total_loss, n = 0.0, 0
     for chunk, target in zip(images.split(batch_size), masks.split(batch_size)):
         logits = model(transform(chunk.to(device))).float()
@@ -205,9 +209,10 @@ def evaluate(model: nn.Module, images: torch.Tensor, masks: torch.Tensor, transf
         if loss_fn is not None:
             total_loss += float(loss_fn(logits, target)) * len(chunk)
             n += len(chunk)
-        counts += confusion_counts(logits.argmax(1).cpu(), target.cpu(), num_classes)
+        counts.append(confusion_counts_per_image(logits.argmax(1).cpu(), target.cpu(), num_classes))
     model.train(was_training)
-    return counts, (total_loss / n if n else float("nan"))
+    counts = torch.cat(counts) if counts else torch.zeros(0, num_classes, 4, dtype=torch.long)
+    return (counts if per_image else counts.sum(0).T), (total_loss / n if n else float("nan"))
 
 
 class SegmentationHooks:
@@ -380,11 +385,36 @@ class SegmentationTask:
                 semisup: bool, n_unlabeled: int) -> Outcome:
         """Test metrics of a trained model, and what run.json and model.json record about it."""
         counts, _ = evaluate(model, self.test_images, self.test_masks, cell.init.transform, self.num_classes,
-                             self.device, settings.eval_batch_size)
+                             self.device, settings.eval_batch_size, per_image=True)
         record = {"n_unlabeled": n_unlabeled, "best_epoch": result.best_epoch, "epochs_run": result.epochs_run,
                   "val_mIoU": result.best.get("val_mIoU", float("nan")), "consistency": result.consistency_stats,
                   "history": result.history, "freeze_encoder": settings.freeze_encoder, "semi_supervised": semisup}
-        return Outcome(metrics_from_counts(counts, self.data.classes), model=model, record=record)
+        return Outcome(metrics_from_counts(counts.sum(0).T, self.data.classes), model=model, record=record,
+                       predictions={"counts": counts.numpy()})
+
+    def predictions(self, outcome: Outcome) -> dict[str, np.ndarray]:
+        return outcome.predictions
+
+    def test_record(self) -> dict[str, np.ndarray]:
+        return {}
+
+    def interval_metrics(self) -> dict[str, Any]:
+        """mIoU per test-image resample from the summed per-image counts (float64); the estimate through
+        :func:`metrics_from_counts` itself (smp, float32), so that it is the reported number exactly."""
+        classes = self.data.classes
+
+        def miou_of(seeds: Sequence[dict[str, np.ndarray]], test: dict[str, np.ndarray]) -> Metric | None:
+            if not all("counts" in s for s in seeds):
+                return None
+            counts = [s["counts"] for s in seeds]
+
+            def reported(idx: np.ndarray) -> np.ndarray:
+                return np.array([[metrics_from_counts(torch.as_tensor(c[rows].sum(0).T), classes)["mIoU"]
+                                  for c in counts] for rows in idx])
+
+            return exact_estimate(miou(counts), Metric(len(counts[0]), len(counts), reported))
+
+        return {"mIoU": miou_of}
 
     def keep(self, cell: SegmentationCell, row_name: str, outcome: Outcome) -> None:
         r, init, metrics = outcome.record, cell.init, outcome.metrics
