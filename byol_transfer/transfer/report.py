@@ -63,11 +63,11 @@ class ResultRow:
     seed: int | str  # a label seed, or ALL_SEEDS for a statistics row
     metric: str
     value: float  # NaN when undefined (e.g. AUROC with one class in the test set)
-    init_kind: str = ""  # BASELINE or PRETRAINED; empty: taken from the init's name (kind_of_source)
+    init_kind: str = ""  # BASELINE or PRETRAINED; not given: taken from the init's name (kind_of_source)
 
-    @property
-    def kind(self) -> str:
-        return self.init_kind or kind_of_source(self.init)
+    def __post_init__(self) -> None:
+        if not self.init_kind:
+            object.__setattr__(self, "init_kind", kind_of_source(self.init))
 
 
 def seed_rows(rows: Iterable[ResultRow]) -> list[ResultRow]:
@@ -82,7 +82,7 @@ def write_results(rows: Iterable[ResultRow], path: str | Path) -> Path:
     for r in rows:
         seed = ALL_SEEDS if r.seed == ALL_SEEDS else int(r.seed)
         writer.writerow([r.init, r.evaluator, repr(float(r.fraction)), int(r.n_labels), seed, r.metric,
-                         "nan" if math.isnan(r.value) else repr(float(r.value)), r.kind])
+                         "nan" if math.isnan(r.value) else repr(float(r.value)), r.init_kind])
     atomic_write_text(path, buffer.getvalue())
     return Path(path)
 
@@ -222,7 +222,7 @@ def render_report(
     cells = summarize(rows)
     metrics = list(metrics) if metrics else _ordered(r.metric for r in rows if not is_statistic(r.metric))
     inits = _ordered(r.init for r in rows)
-    kinds = {r.init: r.kind for r in rows}
+    kinds = {r.init: r.init_kind for r in rows}
     baselines = [i for i in inits if kinds[i] == BASELINE]
     pretrained = [i for i in inits if kinds[i] != BASELINE]
     evaluators = _ordered(r.evaluator for r in rows)

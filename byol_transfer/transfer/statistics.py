@@ -68,7 +68,7 @@ def statistics_rows(rows: Sequence[ResultRow], predictions: Predictions,
     for r in rows:
         if r.seed == ALL_SEEDS:
             continue
-        c = cells.setdefault((r.init, r.evaluator, r.fraction), {"seeds": {}, "kind": r.kind})
+        c = cells.setdefault((r.init, r.evaluator, r.fraction), {"seeds": {}, "kind": r.init_kind})
         c["seeds"][r.seed] = r.n_labels
     means = summarize([r for r in rows if r.seed != ALL_SEEDS])
     baselines = list(dict.fromkeys(i for (i, _, _), c in cells.items() if c["kind"] == BASELINE))

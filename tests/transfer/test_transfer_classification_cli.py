@@ -45,9 +45,9 @@ def test_png_folder_with_train_and_test_byol_vs_random(capsys, labelled_folder, 
     assert {"results.csv", "report.md", "label_efficiency.png", "splits.json", "selected.csv", "run.json"} <= {
         p.name for p in out.iterdir()}
     rows = read_rows(out / "results.csv")
-    assert list(rows[0]) == ["init", "evaluator", "fraction", "n_labels", "seed", "metric", "value"]
-    # 2 inits × 2 seeds × 2 fractions × 3 evaluators × 4 metrics
-    assert len(rows) == 96
+    assert list(rows[0]) == ["init", "evaluator", "fraction", "n_labels", "seed", "metric", "value", "init_kind"]
+    # 2 inits × 2 seeds × 2 fractions × 3 evaluators × 4 metrics, then the statistics rows (seed "all")
+    assert len([r for r in rows if r["seed"] != "all"]) == 96
     assert {r["evaluator"] for r in rows} == {"knn@20", "linear", "finetune"}
     assert {(r["fraction"], r["n_labels"]) for r in rows} == {("0.25", "4"), ("1.0", "16")}
     report = (out / "report.md").read_text()

@@ -25,10 +25,10 @@ def test_results_csv_has_the_tidy_schema_and_round_trips(tmp_path):
     with path.open() as f:
         reader = csv.DictReader(f)
         assert tuple(reader.fieldnames) == RESULT_COLUMNS == (
-            "init", "evaluator", "fraction", "n_labels", "seed", "metric", "value")
+            "init", "evaluator", "fraction", "n_labels", "seed", "metric", "value", "init_kind")
         first = next(reader)
     assert first == {"init": "BYOL", "evaluator": "linear", "fraction": "0.01", "n_labels": "10", "seed": "0",
-                     "metric": "accuracy", "value": repr(0.6 + 0.001 - 0.02)}
+                     "metric": "accuracy", "value": repr(0.6 + 0.001 - 0.02), "init_kind": "pretrained"}
     back = read_results(path)
     assert len(back) == len(rows()) and back[0] == rows()[0]
     assert math.isnan(back[1].value)
