@@ -314,7 +314,9 @@ def _baseline_rows(metric, columns, cells, stats, baselines, pretrained, better,
                 continue
             diff = tuple(stats.get((f"{metric}.{suffix}", i, e, f)) for suffix in (DIFF, DIFF_LOW, DIFF_HIGH))
             means = (cells[(metric, i, e, f)].mean, cells[(metric, b, e, f)].mean)
-            row.append(_format_margin(None if None in diff else diff, means, scale, digits))
+            if None in diff or not math.isclose(diff[0], means[0] - means[1], abs_tol=1e-9):
+                diff = None  # none stored, or against another baseline (several files combined)
+            row.append(_format_margin(diff, means, scale, digits))
         lines.append("| " + " | ".join(row) + " |")
     return lines
 
