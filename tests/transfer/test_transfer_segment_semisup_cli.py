@@ -34,7 +34,9 @@ def test_semisup_rows_models_and_pool(semisup_run):
     with (out / "results.csv").open() as f:
         rows = list(csv.DictReader(f))
     assert {r["evaluator"] for r in rows} == {"unet-finetune", "unet-semisup"}
-    assert len(rows) == 2 * 6  # two runs of the one cell, six metrics each
+    assert len([r for r in rows if r["seed"] != "all"]) == 2 * 6  # two runs of the one cell, six metrics each
+    # one init, no baseline: intervals of both cells, no difference rows
+    assert sorted(r["metric"] for r in rows if r["seed"] == "all") == ["mIoU.ci_high"] * 2 + ["mIoU.ci_low"] * 2
     report = (out / "report.md").read_text()
     assert "unet-semisup · 50%" in report and "mean teacher" in report and "EMA 0.9" in report
     run = json.loads((out / "run.json").read_text())
