@@ -41,7 +41,9 @@ FLAGS = [
          "without --test-data)"),
     Flag("--card", "data.card", "data card name (datasets/<name>/card.yaml): its classes and split files"),
     Flag("--backbone", "inits.backbones", "an init to compare: a BYOL export (.safetensors with its .json "
-         "sidecar), any local timm weights file, or 'random'; repeatable", metavar="NAME=WEIGHTS_OR_random",
+         "sidecar), any local timm weights file, or a baseline: 'random' (timm's init), 'kaiming' (torchvision's "
+         "ResNet init) or 'channel-stats' (per-band statistics, k-NN and linear only); repeatable",
+         metavar="NAME=WEIGHTS_OR_random",
          required=True, repeat=True),
     Flag("--arch", "model.arch", "timm architecture for random init and weights without a sidecar (default: the "
          "first export's)"),

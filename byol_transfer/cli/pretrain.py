@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..config import PretrainConfig, read_yaml
 from ..config.flags import Flag, add_flags, flag_values
+from ..data.bands import parse_bands
 from ..data.build import build_dataset
 from ..data.recipe_card import apply_card
 from ..data.shards import build_shard_stream, is_shard_spec
@@ -31,6 +32,8 @@ FLAGS = [
          "'DIR/shard-{000000..000123}.tar', local or a URL (see docs/data-at-scale.md)"),
     Flag("--card", "data.card", "data card (datasets/<name>/card.yaml, e.g. eurosat_ms): band names, value scaling, "
          "normalisation stats, splits; default: detected from the layout"),
+    Flag("--bands", "data.bands", "bands to keep: 1-based numbers or names, e.g. 4,3,2 or B04,B03,B02 (names from "
+         "the GeoTIFF band descriptions or the data card)"),
     Flag("--backbone", "model.backbone", "any timm model name, e.g. resnet18, resnet50, convnext_tiny"),
     Flag("--image-size", "data.image_size", "square size images are cropped/resized to"),
     Flag("--batch-size", "data.batch_size", "images per optimiser step (the LR scales with it)"),
@@ -101,12 +104,15 @@ def run(args: argparse.Namespace) -> int:
     # data that fit in memory are decoded once (docs/benchmarks.md: reading tiles from disk every epoch
     # costs 20-70% of a resnet18 64 px step on 2 cores, indexing memory ~1%)
     count = cfg.recipe.channels.count  # a 1-channel recipe reads grey images stored as RGB as one channel
+    if is_shard_spec(cfg.data.path) and cfg.data.bands:
+        raise UserError("--bands: shards hold the bands they were packed with; choose bands when packing "
+                        "(prepare shards --bands)")
     if is_shard_spec(cfg.data.path):  # streamed, split over ranks and workers (data/shards/stream.py)
         dataset = build_shard_stream(cfg.data.path, seed=cfg.train.seed, shuffle_buffer=cfg.data.shuffle_buffer,
                                      skip_bad=cfg.data.skip_bad, image_size=cfg.data.image_size, card=cfg.data.card)
     else:
         dataset = build_dataset(cfg.data.path, cfg.data.image_size, card=cfg.data.card, extensions=cfg.data.extensions,
-                                skip_bad=cfg.data.skip_bad, cache="auto",
+                                skip_bad=cfg.data.skip_bad, cache="auto", bands=parse_bands(cfg.data.bands),
                                 want_channels=count if isinstance(count, int) else None)
     if dataset.card is not None:  # the card's value scaling and stats, unless --set chose a scaling
         apply_card(cfg.recipe, dataset.card, keep_scaling=any(s.startswith("recipe.scaling") for s in args.sets))

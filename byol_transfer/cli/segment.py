@@ -33,7 +33,8 @@ FLAGS = [
     Flag("--card", "data.card", "data card (e.g. water_seg, kvasir_seg): mask mapping, classes, scaling, stats"),
     Flag("--test-data", "test.path", "a separate images/ + masks/ folder to score on"),
     Flag("--backbone", "inits.backbones", "an init: a BYOL export (.safetensors with its .json), a local timm "
-         "weights file, or 'random'; NAME= is optional; repeatable", metavar="NAME=WEIGHTS_OR_random",
+         "weights file, or a baseline: 'random' (smp's encoder init) or 'kaiming' (torchvision's ResNet init); "
+         "NAME= is optional; repeatable", metavar="NAME=WEIGHTS_OR_random",
          required=True, repeat=True),
     Flag("--arch", "model.arch", "smp architecture: unet, unetplusplus, fpn, deeplabv3plus, deeplabv3, manet, "
          "linknet, pspnet, pan, upernet, segformer"),

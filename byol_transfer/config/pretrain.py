@@ -43,6 +43,7 @@ class DataConfig:
     # a data card (name or card.yaml): band names, value scaling, stats, splits; None: detected from the layout.
     # A config key, so that config.yaml records which card a run used and --resume reads the data the same way
     card: Union[str, None] = None
+    bands: Union[str, None] = None  # bands to keep: 1-based numbers or names ("4,3,2", "B04,B03,B02"); None: all
     image_size: int = bounded(224, ge=8, le=MAX_IMAGE_SIZE, note="px per side")
     batch_size: int = bounded(256, ge=1)
     num_workers: int = bounded(2, ge=0)

@@ -22,8 +22,6 @@ from torch import nn
 
 STATISTICS = ("mean", "std", "min", "max", "p5", "p50", "p95")
 QUANTILES = (0.05, 0.50, 0.95)  # linear interpolation between order statistics, as numpy's percentile
-# the feature cache keys extractors by their weights; this one has none, so it is keyed by its definition
-WEIGHTS_HASH = "channel-stats-v1:" + ",".join(STATISTICS)
 
 
 def channel_stats(images: torch.Tensor,
@@ -51,7 +49,7 @@ def feature_names(channels: int) -> list[str]:
 
 class ChannelStats(nn.Module):
     """:func:`channel_stats` as a parameter-free "backbone": ``extract_features(ChannelStats(C), data,
-    init.transform)`` applies the transform itself, as for any backbone. Cache key: :data:`WEIGHTS_HASH`."""
+    init.transform)`` applies the transform itself, as for any backbone."""
 
     def __init__(self, in_chans: int) -> None:
         super().__init__()
@@ -59,6 +57,9 @@ class ChannelStats(nn.Module):
             raise ValueError(f"in_chans must be at least 1, got {in_chans}")
         self.in_chans = in_chans
         self.num_features = len(STATISTICS) * in_chans  # what feature_dim() reads, as for a timm model
+        # the state dict holds the definition, so the feature cache key and the sweep's "weights unchanged"
+        # check (both fingerprints of the state dict) change when the statistics do
+        self.register_buffer("quantiles", torch.tensor(QUANTILES, dtype=torch.float64))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[1] != self.in_chans:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ..augment.recipes import check_channels
 from ..config import PretrainConfig
+from ..data.bands import parse_bands
 from ..data.discover import discover_local
 from ..data.shards import is_shard_spec, resolve_shards
 from ..models.backbones import check_backbone_name
@@ -28,6 +29,8 @@ def check_before_data(cfg: PretrainConfig) -> None:
     check_backbone_name(cfg.model.backbone, "model.backbone")
     resolve_device(cfg.train.device)
     channels = declared_channels(cfg.data.path if is_shard_spec(cfg.data.path) else Path(cfg.data.path), cfg.data.card)
+    if cfg.data.bands and channels is not None:  # the bands kept, not the file's (names are resolved when read)
+        channels = len(parse_bands(cfg.data.bands))
     # 3 identical channels (grey stored as RGB) may still become 1 in the data layer: decided on the pixels
     if channels is None or (channels == 3 and cfg.recipe.channels.accepts(1)):
         return

@@ -1,6 +1,11 @@
 """The initialisations a sweep compares: BYOL exports, random init, any local weights file.
 
-``NAME=PATH`` or ``NAME=random``. An export brings its own architecture, channel count, value scaling
+``NAME=PATH``, or a baseline: ``NAME=random`` (timm's default init, whose ResNets start every residual
+block as the identity: the last BN γ is zero), ``NAME=kaiming`` (the same architecture with torchvision's
+ResNet init: He-normal convolutions, every BN γ = 1; models/init_schemes.py) or ``NAME=channel-stats``
+(no network: per band, mean, std, min, max and 5/50/95th percentiles of the image a backbone would see,
+evaluated by k-NN and the linear probe; Corley et al. 2023). A pretrained init is only worth its cost if
+it beats the best of these. An export brings its own architecture, channel count, value scaling
 and normalisation in its JSON sidecar. Random init and weights without a sidecar need an architecture
 (``--arch``, or the first export's) and a recipe for scaling/normalisation (``--recipe``, or the first
 export's), so that "random init" means the *same* architecture fed the *same* pixels. Nothing is
@@ -39,18 +44,29 @@ from ..data.cards import DataCard
 from ..data.recipe_card import apply_card
 from ..errors import UserError
 from ..features.cache import state_fingerprint
+from ..features.channel_stats import ChannelStats
 from ..models.backbones import check_backbone_name, create_backbone, feature_dim
 from ..models.finite import require_finite
+from ..models.init_schemes import kaiming_init
 from ..models.weights import first_conv_key, load_strict, read_export, read_sidecar
 from .geometry import Geometry
 from .tasks.segmentation.smp import check_architecture, check_stem, timm_name
 
 log = logging.getLogger(__name__)
 
-RANDOM = "random"
+RANDOM = "random"  # timm's default init (its ResNets zero-initialise the last BN γ of every block)
+KAIMING = "kaiming"  # torchvision's ResNet init: He-normal convs, BN γ = 1 everywhere (models/init_schemes.py)
+CHANNEL_STATS = "channel-stats"  # per-band statistics of the image, no network (features/channel_stats.py)
+# the inits that learned nothing from data: the floor a pretrained init is compared with (report.md)
+BASELINE_SOURCES = (RANDOM, KAIMING, CHANNEL_STATS)
 RANDOM_INIT_SEED = 0  # one fixed random init per architecture: features are then cacheable
 # inits built without pretrained weights: the report's "best baseline" is the best of these
 BASELINE_SOURCES = ("random", "kaiming", "channel-stats")
+
+
+def is_baseline(target: str) -> bool:
+    """Whether a ``--backbone`` target names a baseline rather than a weights file."""
+    return target in BASELINE_SOURCES
 
 
 @dataclass
@@ -68,6 +84,11 @@ class Init:
     def num_features(self) -> int:
         return feature_dim(self.backbone)
 
+    @property
+    def trainable(self) -> bool:
+        """False for channel-stats: there is no network to fine-tune, only features to probe."""
+        return self.source != CHANNEL_STATS
+
 
 def parse_backbone_specs(specs: Sequence[str]) -> list[tuple[str, str]]:
     """``NAME=WEIGHTS``/``NAME=random``; a bare path is named by its stem, a bare ``random`` "random"."""
@@ -76,10 +97,10 @@ def parse_backbone_specs(specs: Sequence[str]) -> list[tuple[str, str]]:
         name, sep, target = spec.partition("=")
         if not sep:
             target = spec
-            name = RANDOM if spec == RANDOM else Path(spec).name.split(".")[0]
+            name = spec if is_baseline(spec) else Path(spec).name.split(".")[0]
         name, target = name.strip(), target.strip()
         if not name or not target:
-            raise UserError(f"--backbone {spec!r}: expected NAME=WEIGHTS_FILE or NAME=random")
+            raise UserError(f"--backbone {spec!r}: expected NAME=WEIGHTS_FILE or NAME=random|kaiming|channel-stats")
         if name in {n for n, _ in parsed}:
             raise UserError(f"--backbone: the name {name!r} is used twice")
         parsed.append((name, target))
@@ -91,7 +112,7 @@ def parse_backbone_specs(specs: Sequence[str]) -> list[tuple[str, str]]:
 def sidecar_value(specs: Sequence[tuple[str, str]], key: str) -> Any:
     """``key`` from the first export sidecar among parsed ``(name, target)`` inits that has it, else None."""
     for _, target in specs:
-        value = read_sidecar(Path(target)).get(key) if target != RANDOM else None
+        value = read_sidecar(Path(target)).get(key) if not is_baseline(target) else None
         if value:
             return value
     return None
@@ -101,7 +122,7 @@ def expected_in_chans(specs: Sequence[str], recipe: str | RecipeConfig | None) -
     """The channel count the inits will want, known before any data are read: the first export's
     ``in_chans``, else the fixed count of ``recipe`` (None when neither says; the data decide)."""
     for _, target in parse_backbone_specs(specs):
-        value = read_sidecar(Path(target)).get("in_chans") if target != RANDOM else None
+        value = read_sidecar(Path(target)).get("in_chans") if not is_baseline(target) else None
         if isinstance(value, int):
             return value
     if recipe:
@@ -116,7 +137,7 @@ def check_before_data(specs: Sequence[tuple[str, str]], arch: str | None, recipe
     ``specs``: parsed ``(name, target)`` pairs (:func:`parse_backbone_specs`).
     """
     for name, target in specs:
-        if target != RANDOM and not Path(target).is_file():
+        if not is_baseline(target) and not Path(target).is_file():
             raise UserError(f"--backbone {name}={target}: weights file not found")
     if arch:
         check_backbone_name(arch, "--arch")
@@ -188,7 +209,7 @@ def build_inits(
     """Load every ``NAME=WEIGHTS``/``NAME=random`` for ``in_chans``-channel data, strictly."""
     parsed = parse_backbone_specs(specs)
     loaded: dict[str, tuple[dict[str, torch.Tensor], dict[str, Any]]] = {
-        target: _read_weights(Path(target)) for _, target in parsed if target != RANDOM
+        target: _read_weights(Path(target)) for _, target in parsed if not is_baseline(target)
     }
     reference = next((meta for _, meta in loaded.values() if meta), None)  # the first export's sidecar
     recipe_cfg = load_recipe(recipe) if isinstance(recipe, str) else recipe
@@ -207,14 +228,21 @@ def build_inits(
     inits = []
     for name, target in parsed:
         where = f"--backbone {name}={target}"
-        if target == RANDOM:
+        if target == CHANNEL_STATS:  # the same pixels a backbone would see, summarised per band
+            architecture = CHANNEL_STATS
+            transform, recipe_name = shared_transform(where)
+            backbone = ChannelStats(in_chans)
+            image_size = (reference or {}).get("image_size")
+        elif target in (RANDOM, KAIMING):
             architecture = arch or (reference or {}).get("architecture")
             if not architecture:
-                raise UserError(f"{where}: random init needs --arch (a timm model name)")
+                raise UserError(f"{where}: {target} init needs --arch (a timm model name)")
             transform, recipe_name = shared_transform(where)
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(RANDOM_INIT_SEED)
                 backbone = create_backbone(architecture, in_chans)
+            if target == KAIMING:
+                kaiming_init(backbone, seed=RANDOM_INIT_SEED)
             image_size = (reference or {}).get("image_size")
         else:
             weights, meta = loaded[target]
@@ -264,13 +292,16 @@ def segmentation_inits(specs: Sequence[tuple[str, str]], in_chans: int, encoder:
     """One :class:`Init` per ``(name, target)``; ``images`` (raw N×C×H×W) only for measured statistics."""
     exports: dict[str, tuple[dict[str, torch.Tensor], dict[str, Any]]] = {}
     for _, target in specs:
-        if target != RANDOM and target.endswith(".safetensors") and target not in exports:
+        if not is_baseline(target) and target.endswith(".safetensors") and target not in exports:
             weights, meta = read_export(target)
             if meta:
                 exports[target] = (weights, meta)
     shared = shared_recipe(recipe, card, next((m for _, m in exports.values()), None), images)
     inits = []
     for name, target in specs:
+        if target == CHANNEL_STATS:
+            raise UserError(f"--backbone {name}={target}: channel statistics are a baseline for classification "
+                            "(k-NN, linear probe); a segmentation model needs an encoder: use random or kaiming")
         if target in exports:
             inits.append(export_init(name, target, *exports[target], in_chans, encoder))
         else:

@@ -128,3 +128,28 @@ def test_pretrain_records_the_card_in_config_yaml(image_folder, capsys, tmp_path
                             "--set", "data.num_workers=0"])
     assert code == 0
     assert yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())["data"]["card"] == "eurosat_rgb"
+
+
+def test_pretrain_bands_keeps_the_named_bands_and_records_them(image_folder, capsys, tmp_path):
+    import torch
+
+    from byol_transfer.train.checkpoint import load_checkpoint
+
+    folder = image_folder(8, 4)  # 4-band GeoTIFFs
+    code, lines = _run(capsys, ["pretrain", "--config", "satellite_multispectral", "--data", folder, "--out",
+                                tmp_path / "run", "--bands", "1,3", "--backbone", "byol_tiny_cnn", "--image-size", "16",
+                                "--batch-size", "4", "--max-steps", "1", "--device", "cpu",
+                                "--set", "data.num_workers=0", "--set", "recipe.channels.count=2"])
+    assert code == 0, lines
+    config = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())
+    assert config["data"]["bands"] == "1,3" and config["model"]["in_chans"] == 2
+    state = load_checkpoint(tmp_path / "run" / "last.ckpt")
+    first_conv = next(v for k, v in state["model"].items() if v.ndim == 4)
+    assert first_conv.shape[1] == 2 and torch.isfinite(first_conv).all()
+
+
+def test_pretrain_bands_with_the_wrong_count_for_the_recipe_is_refused_before_reading(image_folder, capsys,
+                                                                                     tmp_path):
+    code, lines = _run(capsys, ["pretrain", "--config", "natural_rgb", "--data", image_folder(8, 4), "--out",
+                                tmp_path / "run", "--bands", "1,2", "--backbone", "byol_tiny_cnn"])
+    assert code == 2 and len(lines) == 1 and "natural_rgb" in lines[0], lines

@@ -14,7 +14,6 @@ from byol_transfer.config import ScalingSpec
 from byol_transfer.features.extract import extract_features
 from byol_transfer.features.channel_stats import (
     STATISTICS,
-    WEIGHTS_HASH,
     ChannelStats,
     channel_stats,
     feature_names,
@@ -93,7 +92,15 @@ def test_refuses_a_wrong_channel_count_and_shape():
         ChannelStats(2)(torch.rand(1, 3, 4, 4))
     with pytest.raises(ValueError, match="B × C × H × W"):
         channel_stats(torch.rand(3, 4, 4))
-    assert WEIGHTS_HASH.startswith("channel-stats")
+
+
+def test_its_state_dict_holds_its_definition_so_caches_and_identity_checks_see_a_change():
+    from byol_transfer.features.cache import state_fingerprint
+
+    a, b = ChannelStats(3), ChannelStats(3)
+    assert state_fingerprint(a) == state_fingerprint(b)
+    b.quantiles[0] = 0.1
+    assert state_fingerprint(a) != state_fingerprint(b)
 
 
 def test_standardize_uses_the_training_rows_only():

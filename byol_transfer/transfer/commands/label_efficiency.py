@@ -8,6 +8,7 @@ set, a seeded stratified hold-out is used (saved in splits.json).
 from __future__ import annotations
 
 import copy
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,8 @@ from ..geometry import Geometry
 from ..inits import build_inits, check_before_data, expected_in_chans, parse_backbone_specs, reference_recipe
 from ..inits import sidecar_value
 from ..tasks.classification import SweepResult, SweepSettings, run_label_efficiency
+
+log = logging.getLogger(__name__)
 
 
 def schema() -> type:
@@ -93,6 +96,10 @@ def run(cfg: Any, out: Path, device: str, cache_dir: Path | None = None, progres
     if test_ds is not None:
         test = LabelledData.from_dataset(test_ds, data.classes, where=str(Path(cfg.test.path or cfg.data.path)))
     inits = build_inits(cfg.inits.backbones, data.in_chans, cfg.model.arch, recipe_given)
+    untrainable = [i.name for i in inits if not i.trainable]
+    if untrainable and {"finetune", "semisup"} & set(evaluators):
+        log.info("%s: channel statistics have no network to fine-tune; their finetune/semisup rows are left out",
+                 ", ".join(untrainable))
     recipe = reference_recipe(inits, recipe_given)
     geometry = Geometry.from_recipe(recipe)
     unlabeled = None

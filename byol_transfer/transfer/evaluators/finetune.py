@@ -41,5 +41,7 @@ def selected_values(result: LoopResult) -> dict[str, float]:
 
 @register(CLASSIFICATION, "finetune", FinetuneSettings)
 def evaluate_finetune(cell: ClassificationCell, settings: FinetuneSettings) -> dict[str, Outcome]:
+    if not cell.init.trainable:  # channel-stats: no network to fine-tune, so no row (the command says so once)
+        return {}
     proba, result = cell.task.fit(cell, settings)
     return {"finetune": Outcome(cell.task.score(proba.argmax(1), proba), selected_values(result))}

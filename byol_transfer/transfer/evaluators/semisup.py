@@ -42,6 +42,8 @@ def check_semisup(task: Any, settings: SemisupSettings) -> None:
 
 @register(CLASSIFICATION, "semisup", SemisupSettings, check=check_semisup)
 def evaluate_semisup(cell: ClassificationCell, settings: SemisupSettings) -> dict[str, Outcome]:
+    if not cell.init.trainable:  # channel-stats: nothing to fine-tune (see evaluators/finetune.py)
+        return {}
     task, fixmatch, finetune = cell.task, settings.fixmatch, settings.finetune
     pool_images = task.unlabeled_images(cell.subset_idx)
     consistency = None

@@ -355,7 +355,7 @@ class SegmentationTask:
         if size % input_multiple(model):
             raise UserError(f"{self.arch} with {self.encoder} needs image sizes that are multiples of "
                             f"{input_multiple(model)}; the images are {size} px (set --image-size)")
-        if cell.init.source != RANDOM:
+        if cell.init.source != RANDOM:  # random: smp's own encoder init; kaiming and exports: copied in
             copy_backbone_into_encoder(model, cell.init.backbone, self.encoder, cell.init.source)
         return model
 
