@@ -60,8 +60,6 @@ CHANNEL_STATS = "channel-stats"  # per-band statistics of the image, no network 
 # the inits that learned nothing from data: the floor a pretrained init is compared with (report.md)
 BASELINE_SOURCES = (RANDOM, KAIMING, CHANNEL_STATS)
 RANDOM_INIT_SEED = 0  # one fixed random init per architecture: features are then cacheable
-# inits built without pretrained weights: the report's "best baseline" is the best of these
-BASELINE_SOURCES = ("random", "kaiming", "channel-stats")
 
 
 def is_baseline(target: str) -> bool:
