@@ -184,3 +184,43 @@ def test_segment_writes_miou_intervals(seg_write, tmp_path):
     report = (out / "report.md").read_text()
     assert "*best baseline*" in report and "*byol − best baseline*" in report
     assert not math.isnan(stats[("byol", "mIoU.diff_vs_best_baseline")])
+
+
+def test_statistics_rows_pair_with_the_best_baseline_on_shared_draws():
+    from byol_transfer.transfer.intervals import accuracy
+    from byol_transfer.transfer.predictions import Predictions
+    from byol_transfer.transfer.statistics import statistics_rows
+
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, 200)
+    right = {"random": 0.6, "kaiming": 0.7, "byol": 0.75}  # how often each init predicts the label
+    predictions, rows = Predictions({"labels": labels}), []
+    predicted = {}
+    for init, p in right.items():
+        for seed in (0, 1):
+            guess = np.where(rng.random(200) < p, labels, 1 - labels)
+            if init == "byol" and seed == 0:
+                guess = predicted[("kaiming", 0)]  # identical to the best baseline on this seed
+            predicted[(init, seed)] = guess
+            predictions.add(init, "linear", 0.1, seed, {"predicted": guess})
+            rows.append(ResultRow(init, "linear", 0.1, 10, seed, "accuracy", float(np.mean(guess == labels))))
+    out = statistics_rows(rows, predictions, {"accuracy": lambda seeds, test: accuracy(
+        test["labels"], [s["predicted"] for s in seeds])})
+    value = {(r.init, r.metric): r.value for r in out}
+    assert {r.seed for r in out} == {"all"} and {r.init for r in out if "diff" in r.metric} == {"byol"}
+    mean = {i: np.mean([r.value for r in rows if r.init == i]) for i in right}
+    assert value[("byol", "accuracy.diff_vs_best_baseline")] == pytest.approx(mean["byol"] - mean["kaiming"], abs=1e-12)
+    assert value[("byol", "accuracy.diff_ci_low")] < value[("byol", "accuracy.diff_vs_best_baseline")] < value[
+        ("byol", "accuracy.diff_ci_high")]
+    assert value[("kaiming", "accuracy.ci_low")] < mean["kaiming"] < value[("kaiming", "accuracy.ci_high")]
+
+    # identical predictions: a difference of exactly 0 with a zero-width interval, within noise
+    same = Predictions({"labels": labels})
+    for init in ("random", "byol"):
+        same.add(init, "linear", 0.1, 0, {"predicted": predicted[("kaiming", 0)]})
+    rows = [ResultRow(i, "linear", 0.1, 10, 0, "accuracy", 0.7) for i in ("random", "byol")]
+    out = statistics_rows(rows, same, {"accuracy": lambda seeds, test: accuracy(
+        test["labels"], [s["predicted"] for s in seeds])})
+    value = {r.metric: r.value for r in out if r.init == "byol"}
+    assert value["accuracy.diff_vs_best_baseline"] == value["accuracy.diff_ci_low"] == value[
+        "accuracy.diff_ci_high"] == 0.0
