@@ -28,6 +28,12 @@ FIXED = {
     "model.projector_out": "projection size",
     "model.predictor_hidden": "predictor width",
     "optim.name": "optimizer",
+    # where the weights started: the checkpoint's weights win on resume, so another --init would make
+    # config.yaml and the export name a start the run never had
+    "model.init": "init weights",
+    "model.band_map": "band map",
+    "model.init_sha256": "init weights of sha256",
+    "model.init_band_mapping": "band mapping",
 }
 TRAJECTORY_SECTIONS = ("optim", "ema", "recipe")
 TRAJECTORY_KEYS = ("data.batch_size", "data.image_size", "train.epochs", "train.max_steps", "train.seed",
