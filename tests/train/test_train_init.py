@@ -128,3 +128,28 @@ def test_a_changed_init_file_is_refused_when_a_config_records_its_hash(capsys, m
     code, _, err = cli(capsys, "pretrain", *MS, "--data", made["ms"], "--out", tmp_path / "run", "--init",
                        made["named"], "--max-steps", "1", *TINY, "--set", "model.init_sha256=" + "f" * 64)
     assert code == 2 and "records sha256 fff" in err and sha256(made["named"]) in err
+
+
+def test_a_timm_classifier_safetensors_without_sidecar_loads_minus_its_head(tmp_path):
+    from safetensors.torch import save_file
+    from timm.models import adapt_input_conv
+
+    from byol_transfer.models.backbones import create_backbone
+    from byol_transfer.models.weights import init_from_weights
+
+    torch.manual_seed(1)
+    classifier = timm.create_model("resnet18", pretrained=False, num_classes=10, in_chans=3).state_dict()
+    path = tmp_path / "resnet18.safetensors"  # no sidecar: no band names, so a rule is needed
+    save_file({k: v.contiguous() for k, v in classifier.items()}, str(path))
+    backbone = create_backbone("resnet18", 13)
+    record = init_from_weights(backbone, path, "resnet18", S2, "repeat")
+    own = backbone.state_dict()
+    assert torch.equal(own["conv1.weight"], adapt_input_conv(13, classifier["conv1.weight"].clone(), 3))
+    assert all(torch.equal(own[k], classifier[k]) for k in own if k != "conv1.weight")
+    assert record.sha256 == sha256(path) and record.band_mapping["B8A"] == "1"
+
+
+def test_band_map_without_init_is_refused(capsys, made, tmp_path):
+    code, _, err = cli(capsys, "pretrain", *MS, "--data", made["ms"], "--out", tmp_path / "run",
+                       "--band-map", "repeat", *TINY)
+    assert code == 2 and "--band-map needs --init" in err
