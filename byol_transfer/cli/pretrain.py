@@ -35,6 +35,12 @@ FLAGS = [
     Flag("--bands", "data.bands", "bands to keep: 1-based numbers or names, e.g. 4,3,2 or B04,B03,B02 (names from "
          "the GeoTIFF band descriptions or the data card)"),
     Flag("--backbone", "model.backbone", "any timm model name, e.g. resnet18, resnet50, convnext_tiny"),
+    Flag("--init", "model.init", "start both encoders from these weights: a BYOL export, a timm .safetensors or a "
+         ".pth/.pt state dict (a classifier head is dropped); strict except the first conv when the bands differ "
+         "(see --band-map); the file's sha256 and the band mapping are recorded", metavar="WEIGHTS"),
+    Flag("--band-map", "model.band_map", "with --init: how the first conv's bands are filled: TARGET=SOURCE pairs "
+         "(names or 1-based numbers, SOURCE may be 'mean'; e.g. B04=red,B03=green,B02=blue) or 'repeat' (timm's "
+         "repeat-and-scale); default: by band names, others get the mean filter", metavar="MAP"),
     Flag("--image-size", "data.image_size", "square size images are cropped/resized to"),
     Flag("--batch-size", "data.batch_size", "images per optimiser step (the LR scales with it)"),
     Flag("--epochs", "train.epochs", "passes over the data"),
@@ -100,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = resolve_config(base, where, flag_values(args, FLAGS), args.sets)
     if not cfg.data.path:
         raise UserError("--data is required: a folder of images")
-    check_before_data(cfg)  # backbone, device, channels from a header: seconds, not minutes
+    check_before_data(cfg, args.resume)  # backbone, device, channels from a header: seconds, not minutes
     # data that fit in memory are decoded once (docs/benchmarks.md: reading tiles from disk every epoch
     # costs 20-70% of a resnet18 64 px step on 2 cores, indexing memory ~1%)
     count = cfg.recipe.channels.count  # a 1-channel recipe reads grey images stored as RGB as one channel

@@ -18,6 +18,13 @@ class ModelConfig:
     # "joint": both views through each network as one 2B batch (BatchNorm statistics over both views, one
     # pass); "separate": one pass per view, as the official BYOL code does (statistics per view)
     view_batchnorm: Literal["joint", "separate"] = "joint"
+    # start the online and target encoders from these weights (a BYOL export, a timm .safetensors, or a
+    # .pth/.pt state dict); strict except the first conv, which models/weights.py adapts to the data's bands
+    init: Union[str, None] = None
+    band_map: Union[str, None] = None  # "repeat" or TARGET=SOURCE pairs ("B04=red,B01=mean"); None: by band names
+    # written by the run (a value given is checked, so re-running a config.yaml refuses a changed file):
+    init_sha256: Union[str, None] = None
+    init_band_mapping: Union[str, None] = None  # what the first conv got, as a --band-map; None: loaded as is
 
 
 @dataclass

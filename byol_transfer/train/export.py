@@ -2,7 +2,7 @@
 (written by ``models/weights.py``, the one reader and writer of weight files).
 
 The sidecar (same name + ``.json``) records architecture, channel count, recipe, value scaling,
-normalisation and training steps, so transfer commands need no extra flags and can refuse mismatches.
+normalisation, training steps, band names and the init it started from (``--init``: path, sha256, band mapping), so transfer commands need no extra flags and can refuse mismatches.
 ``timm.create_model(arch, num_classes=0, in_chans=C).load_state_dict(weights, strict=True)`` works
 on the safetensors file alone.
 """
@@ -51,11 +51,16 @@ def export_backbone(run_or_ckpt: str | Path, out: str | Path) -> tuple[Path, dic
         "feature_dim": int(getattr(backbone, "num_features")),
         "recipe": cfg.recipe.name,
         "channel_names": cfg.recipe.channels.names,
+        # the data's band names in input order ([] when unknown): what --init matches bands by
+        "band_names": list(state.get("band_names") or []),
         # the full spec, percentile bounds written out: the export must not depend on a stats file
         "scaling": scaling_to_dict(ValueScaling(cfg.recipe.scaling, in_chans)),
         "normalize": {"mean": mean, "std": std},
         "training_steps": int(state["step"]),
         "total_steps": int(state.get("total_steps", state["step"])),
         "source": str(run_or_ckpt),
+        # where the run started from (pretrain --init), None for a random start
+        "init": {"path": cfg.model.init, "sha256": cfg.model.init_sha256} if cfg.model.init else None,
+        "band_mapping": cfg.model.init_band_mapping,  # what the first conv got, as a --band-map (None: as is)
     }
     return write_export(weights, meta, out), meta

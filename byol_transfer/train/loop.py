@@ -37,6 +37,7 @@ from ..models.backbones import create_backbone, feature_dim
 from ..models.byol import BYOL, collapse_score
 from ..models.ema import ema_tau
 from ..models.finite import first_non_finite, require_finite
+from ..models.weights import format_band_mapping, init_from_weights
 from .checkpoint import (
     CHECKPOINT_NAME, NonFiniteState, load_checkpoint, rng_state, save_checkpoint, set_rng_state,
 )
@@ -153,7 +154,10 @@ def _pretrain(
     torch.manual_seed(cfg.train.seed)  # the same initial weights on every rank
     views = build_two_views(cfg.recipe, cfg.data.image_size, in_chans, input_dtype).to(device)
     encoder = create_backbone(cfg.model.backbone, in_chans)
-    model = BYOL(
+    band_names = list(getattr(dataset, "band_names", None) or [])
+    if cfg.model.init and state is None:  # on resume the checkpoint's weights win; the init is not re-applied
+        _start_from(encoder, cfg, config_dict, band_names if len(band_names) == in_chans else in_chans)
+    model = BYOL(  # the target encoder is a copy of the online one: both start from --init
         encoder, feature_dim(encoder),
         cfg.model.projector_hidden, cfg.model.projector_out, cfg.model.predictor_hidden,
         view_batchnorm=cfg.model.view_batchnorm,
@@ -259,7 +263,7 @@ def _pretrain(
                     "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                     "scheduler": scheduler.state_dict(), "step": at_step, "total_steps": K,
                     "rng": rng_per_rank[0], "rng_per_rank": rng_per_rank, "config": config_dict,
-                    "world_size": ctx.world_size,
+                    "world_size": ctx.world_size, "band_names": band_names,
                     **({"budget_plan": planner.plan.to_dict(), "budget_elapsed_s": planner.elapsed()}
                        if planner is not None else {}),
                 })
@@ -353,6 +357,17 @@ def _pretrain(
         log.info("time budget %.0f s: %d steps in %.0f s of training (planned %s)", report["budget_s"], step,
                  report["actual_wall_s"], "-" if planned_wall is None else f"{planned_wall:.0f} s")
     return PretrainResult(run_dir, step, loss_value, ckpt_path, model)
+
+
+def _start_from(encoder: torch.nn.Module, cfg: PretrainConfig, config_dict: dict, bands: list[str] | int) -> None:
+    """Load ``model.init`` into ``encoder`` and record path, file hash and band mapping in ``config_dict``."""
+    record = init_from_weights(encoder, cfg.model.init, cfg.model.backbone, bands, cfg.model.band_map)
+    if cfg.model.init_sha256 and cfg.model.init_sha256 != record.sha256:
+        raise UserError(f"--init {cfg.model.init}: the config records sha256 {cfg.model.init_sha256}, the file has "
+                        f"{record.sha256} (changed since); --set model.init_sha256=null to accept it")
+    config_dict["model"]["init_sha256"] = record.sha256
+    config_dict["model"]["init_band_mapping"] = format_band_mapping(record.band_mapping)
+    log.info("starting from %s (sha256 %s)", record.path, record.sha256[:12])
 
 
 def _checkpoint_to_resume(ckpt_path: Path, config_dict: dict, allow_config_change: bool) -> tuple[dict | None, dict]:

@@ -16,6 +16,7 @@ from ..config import PretrainConfig
 from ..data.bands import parse_bands
 from ..data.discover import discover_local
 from ..data.shards import is_shard_spec, resolve_shards
+from ..errors import UserError
 from ..models.backbones import check_backbone_name
 from .loop import check_model_channels, resolve_device
 
@@ -25,9 +26,13 @@ log = logging.getLogger(__name__)
 _HEADER_LAYOUTS = ("image_folder", "geotiff_tiles", "dicom_folder")
 
 
-def check_before_data(cfg: PretrainConfig) -> None:
+def check_before_data(cfg: PretrainConfig, resume: bool = False) -> None:
     check_backbone_name(cfg.model.backbone, "model.backbone")
     resolve_device(cfg.train.device)
+    if cfg.model.init and not resume and not Path(cfg.model.init).is_file():
+        raise UserError(f"--init {cfg.model.init}: weights file not found")
+    if cfg.model.band_map and not cfg.model.init:
+        raise UserError("--band-map needs --init (the weights whose first conv it adapts)")
     channels = declared_channels(cfg.data.path if is_shard_spec(cfg.data.path) else Path(cfg.data.path), cfg.data.card)
     if cfg.data.bands and channels is not None:  # the bands kept, not the file's (names are resolved when read)
         channels = len(parse_bands(cfg.data.bands))

@@ -4,7 +4,8 @@ Three kinds of keys:
 
 - the model's shape and the optimiser kind (backbone, channels, MLP widths, optimiser name): the weights
   or the optimiser state cannot be loaded into anything else, so a difference is always refused, in one
-  line saying what differs (not a state-dict dump);
+  line saying what differs (not a state-dict dump); so is where the weights started (``--init``, its hash
+  and band mapping): the checkpoint's weights win on resume, and another init would make config.yaml lie;
 - what the training trajectory depends on (batch size, hence the learning-rate scale; learning rate,
   schedule length, EMA, seed, image size, recipe): refused unless the user asks for it
   (``--allow-config-change``), because resuming would silently train a different run;
@@ -28,6 +29,12 @@ FIXED = {
     "model.projector_out": "projection size",
     "model.predictor_hidden": "predictor width",
     "optim.name": "optimizer",
+    # where the weights started: the checkpoint's weights win on resume, so another --init would make
+    # config.yaml and the export name a start the run never had
+    "model.init": "init weights",
+    "model.band_map": "band map",
+    "model.init_sha256": "init weights of sha256",
+    "model.init_band_mapping": "band mapping",
 }
 TRAJECTORY_SECTIONS = ("optim", "ema", "recipe")
 TRAJECTORY_KEYS = ("data.batch_size", "data.image_size", "train.epochs", "train.max_steps", "train.seed",
