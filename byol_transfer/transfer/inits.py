@@ -46,9 +46,8 @@ from ..errors import UserError
 from ..features.cache import state_fingerprint
 from ..features.channel_stats import ChannelStats
 from ..models.backbones import check_backbone_name, create_backbone, feature_dim
-from ..models.finite import require_finite
 from ..models.init_schemes import kaiming_init
-from ..models.weights import first_conv_key, load_strict, read_export, read_sidecar
+from ..models.weights import drop_classifier, first_conv_key, load_strict, read_export, read_sidecar, read_weights
 from .geometry import Geometry
 from .tasks.segmentation.smp import check_architecture, check_stem, timm_name
 
@@ -143,23 +142,6 @@ def check_before_data(specs: Sequence[tuple[str, str]], arch: str | None, recipe
         load_recipe(recipe)
 
 
-def _read_weights(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    if path.suffix == ".safetensors":
-        return read_export(path)
-    if not path.is_file():
-        raise UserError(f"weights file not found: {path}")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise UserError(f"{path}: not a readable PyTorch weights file ({type(e).__name__})") from None
-    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
-        state = state["state_dict"]
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise UserError(f"{path}: expected a state dict of tensors in timm key names")
-    require_finite(state, str(path))
-    return state, {}
-
-
 def _stem_channels(model: nn.Module, weights: dict[str, torch.Tensor]) -> tuple[str, int, int] | None:
     """(key, channels in the weights, channels in the model) of the input convolution, if found."""
     own = model.state_dict()
@@ -167,18 +149,6 @@ def _stem_channels(model: nn.Module, weights: dict[str, torch.Tensor]) -> tuple[
     if key is None or key not in weights or weights[key].ndim != 4:
         return None
     return key, int(weights[key].shape[1]), int(own[key].shape[1])
-
-
-def _drop_classifier(model: nn.Module, weights: dict[str, torch.Tensor], where: str) -> dict[str, torch.Tensor]:
-    """A timm classifier checkpoint minus its head (what timm itself does for ``num_classes=0``)."""
-    head = (getattr(model, "pretrained_cfg", None) or {}).get("classifier")
-    if not head:
-        return weights
-    own = model.state_dict()
-    dropped = [k for k in weights if k.startswith(f"{head}.") and k not in own]
-    if dropped:
-        log.info("%s: dropping the classifier %s (%s)", where, head, ", ".join(dropped))
-    return {k: v for k, v in weights.items() if k not in dropped}
 
 
 def eval_transform_from_sidecar(meta: dict[str, Any], where: str) -> EvalTransform:
@@ -207,7 +177,7 @@ def build_inits(
     """Load every ``NAME=WEIGHTS``/``NAME=random`` for ``in_chans``-channel data, strictly."""
     parsed = parse_backbone_specs(specs)
     loaded: dict[str, tuple[dict[str, torch.Tensor], dict[str, Any]]] = {
-        target: _read_weights(Path(target)) for _, target in parsed if not is_baseline(target)
+        target: read_weights(Path(target)) for _, target in parsed if not is_baseline(target)
     }
     reference = next((meta for _, meta in loaded.values() if meta), None)  # the first export's sidecar
     recipe_cfg = load_recipe(recipe) if isinstance(recipe, str) else recipe
@@ -258,7 +228,7 @@ def build_inits(
                 transform, recipe_name = shared_transform(where)
                 image_size = None
             backbone = create_backbone(architecture, in_chans)
-            weights = _drop_classifier(backbone, weights, target)
+            weights = drop_classifier(backbone, weights, target)
             stem = _stem_channels(backbone, weights)
             if stem and stem[1] != stem[2]:
                 raise channel_mismatch(f"{target} ({stem[0]})", stem[1], in_chans)
