@@ -15,10 +15,13 @@ from pathlib import Path
 from ..config.flags import Flag, add_flags
 from ..config.predict import PredictConfig
 from ..config.resolve import resolve, write_resolved
+from ..data.bands import parse_bands
 
 FLAGS = [
     Flag("--model", "model", "model folder written by byol-transfer segment", required=True),
     Flag("--data", "data", "an image file or a folder of images", required=True),
+    Flag("--bands", "bands", "bands of the new images to use, as the model was trained on them: 1-based numbers or "
+         "names (GeoTIFF band descriptions), e.g. 4,3,2 or B04,B03,B02"),
     Flag("--overlap", "overlap", "overlap between neighbouring tiles, as a fraction of the tile size"),
     Flag("--batch-size", "batch_size", "tiles per forward pass"),
     Flag("--device", "device", "auto, cpu, cuda or cuda:N"),
@@ -42,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = resolve(PredictConfig, args, FLAGS)
     written = predict_folder(Path(cfg.model), Path(cfg.data), args.out, overlap=cfg.overlap,
                              batch_size=cfg.batch_size, device=resolve_device(cfg.device),
-                             progress=not args.no_progress, skip_bad=cfg.skip_bad)
+                             progress=not args.no_progress, skip_bad=cfg.skip_bad, bands=parse_bands(cfg.bands))
     write_resolved(cfg, args.out)
     print(f"wrote {len(written)} mask(s) to {args.out}")
     return 0

@@ -140,3 +140,22 @@ def test_predict_refuses_images_with_another_band_count(trained, seg_write, caps
     err = _error(capsys, ["predict", "--model", str(root / "out" / "models" / "random"), "--data",
                           str(root / "three"), "--out", str(root / "p3"), "--no-progress"])
     assert "a.tif: 3 band(s), but the model" in err and "takes 4" in err
+
+
+def test_predict_bands_picks_the_training_bands_of_wider_images(trained, seg_write, capsys):
+    root, _ = trained
+    rng = np.random.default_rng(3)
+    image, _ = seg_write.water_pair(32, 6, rng)  # 6 bands; the model was trained on 4
+    seg_write.geotiff(root / "six" / "a.tif", image)
+    err = _error(capsys, ["predict", "--model", str(root / "out" / "models" / "random"), "--data",
+                          str(root / "six"), "--out", str(root / "p6-refused"), "--no-progress"])
+    assert "6 band(s), but the model" in err and "--bands" in err
+    assert main(["-q", "predict", "--model", str(root / "out" / "models" / "random"), "--data", str(root / "six"),
+                 "--bands", "1,2,3,4", "--out", str(root / "p6"), "--no-progress"]) == 0
+    seg_write.geotiff(root / "four" / "a.tif", image[:4])
+    assert main(["-q", "predict", "--model", str(root / "out" / "models" / "random"), "--data", str(root / "four"),
+                 "--out", str(root / "p4"), "--no-progress"]) == 0
+    import rasterio
+
+    with rasterio.open(root / "p6" / "a.tif") as six, rasterio.open(root / "p4" / "a.tif") as four:
+        assert np.array_equal(six.read(), four.read())  # the same 4 bands in, the same mask out

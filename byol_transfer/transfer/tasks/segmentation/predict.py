@@ -155,7 +155,8 @@ def _read(path: Path) -> tuple[np.ndarray, dict | None]:
     if path.suffix.lower() in TIFF_SUFFIXES:
         try:
             with open_raster(path) as src:
-                return src.read(), {"crs": src.crs, "transform": src.transform, "nodata": src.nodata}
+                return src.read(), {"crs": src.crs, "transform": src.transform, "nodata": src.nodata,
+                                    "descriptions": [d or "" for d in src.descriptions]}
         except Exception as e:  # noqa: BLE001 (rasterio raises several types for damaged files)
             raise BadFileError(f"{path}: cannot decode image ({type(e).__name__}: {first_line(e)})") from None
     return decode(path).array, None
@@ -184,17 +185,19 @@ def _write(mask: np.ndarray, out: Path, georef: dict | None) -> Path:
 
 def predict_folder(model_dir: str | Path, data: str | Path, out_dir: str | Path, overlap: float = 0.25,
                    batch_size: int = 8, device: str | torch.device = "cpu", progress: bool = True,
-                   skip_bad: bool = False) -> list[Path]:
+                   skip_bad: bool = False, bands: list | None = None) -> list[Path]:
     """Predict every image of ``data`` with the model in ``model_dir``; masks go to ``out_dir``.
 
     Every header is checked before the first mask is written; a file damaged in its middle (or holding
     NaN/inf or only nodata) is found when it is read. Either stops the run naming the file (masks already
     written stay, each complete), or with ``skip_bad`` is skipped and counted: no mask is ever written for
     an image that could not be read. A 1-channel model reads grey images stored as RGB as one channel.
+    ``bands`` (``--bands``: numbers or GeoTIFF band names) picks the bands the model was trained on.
     """
     from tqdm.auto import tqdm
 
     from ....data.badfiles import SkipLog
+    from ....data.bands import resolve_bands
     from ....data.datasets.grey_rgb import is_grey_rgb
     from ....data.pixel_checks import check_pixels
     from ....data.formats.dispatch import probe_image
@@ -229,10 +232,14 @@ def predict_folder(model_dir: str | Path, data: str | Path, out_dir: str | Path,
         except UserError as e:
             refuse(e)
             continue
+        if bands is not None:
+            chosen = resolve_bands(bands, array.shape[0], path, (georef or {}).get("descriptions", ()))
+            array = array[[b - 1 for b in chosen]]
         if in_chans == 1 and is_grey_rgb(array):
             array = array[:1]  # grey stored as RGB
         if array.shape[0] != in_chans:
-            raise UserError(f"{path}: {array.shape[0]} band(s), but the model in {model_dir} takes {in_chans}")
+            hint = "" if bands is not None else " (choose them with --bands)"
+            raise UserError(f"{path}: {array.shape[0]} band(s), but the model in {model_dir} takes {in_chans}{hint}")
         try:
             check_pixels(array, path, georef.get("nodata") if georef else None, zero_is_nodata=georef is not None)
         except UserError as e:
