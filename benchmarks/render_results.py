@@ -2,6 +2,7 @@
 
     python benchmarks/render_results.py            # (re)write report.md in every docs/results/NAME/ with a results.csv
     python benchmarks/render_results.py --check    # compare only; exit 1 naming the folder and first differing line
+    python benchmarks/render_results.py --adopt docs/results/NAME   # keep a fresh run's title/context lines
 
 Each published experiment folder holds results.csv (the tidy rows a sweep wrote), run.json (how it was
 made: benchmarks/record_run.py) and report.md, which docs pages include (``--8<-- "results/NAME/report.md"``,
@@ -104,12 +105,36 @@ def write(root: Path = RESULTS) -> list[Path]:
     return written
 
 
+def adopt(folder: Path) -> Path:
+    """Write ``folder``/report.json from the report.md the command itself wrote (its title and context
+    lines: what the CSV cannot know), so that rendering from results.csv gives that report back."""
+    from byol_transfer.io import atomic_write_text
+
+    lines = (folder / "report.md").read_text().splitlines()
+    if not lines or not lines[0].startswith("# "):
+        raise SystemExit(f"{folder / 'report.md'}: expected a '# title' first line")
+    context = []
+    for line in lines[1:]:
+        if line.startswith(("Mean ", "## ")):
+            break
+        if line.strip():
+            context.append(line)
+    path = folder / "report.json"
+    atomic_write_text(path, json.dumps({"title": lines[0][2:], "context": context}, indent=2) + "\n")
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--check", action="store_true", help="compare only; exit 1 on the first stale report")
     parser.add_argument("--root", type=Path, default=RESULTS,
                         help="folder of experiment folders (default: docs/results)")
+    parser.add_argument("--adopt", type=Path, nargs="+", metavar="FOLDER",
+                        help="first write FOLDER/report.json from the title and context lines of the report.md "
+                             "the command wrote")
     args = parser.parse_args(argv)
+    for folder in args.adopt or ():
+        print(f"wrote {_shown(adopt(folder))}")
     if args.check:
         problems = check(args.root)
         for p in problems:

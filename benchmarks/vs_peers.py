@@ -40,6 +40,7 @@ from __future__ import annotations
 import argparse
 import copy
 import csv
+import io
 import platform
 import statistics
 import traceback
@@ -277,8 +278,41 @@ def _spread(values: list[float]) -> str:
     return f"{min(values):.1f}–{max(values):.1f}"
 
 
+HEADER = ["format", "precision", "channels", "mode", "library", "img_per_s", "min_max", "vs_fastest_peer", "note"]
+
+
+def render_table(rows: list[dict]) -> str:
+    """The Markdown table docs/benchmarks.md includes, from the rows (of vs_peers.csv)."""
+    lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
+    lines += ["| " + " | ".join(str(r[h]) for h in HEADER) + " |" for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def read_rows(path: Path) -> list[dict]:
+    with path.open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def check(folder: Path) -> list[str]:
+    """Problems: vs_peers.md is not what vs_peers.csv renders to (so the docs cannot misquote it)."""
+    table, data = folder / "vs_peers.md", folder / "vs_peers.csv"
+    if not data.is_file() or not table.is_file():
+        return [f"{folder}: vs_peers.csv and vs_peers.md are both needed"]
+    if table.read_text() != render_table(read_rows(data)):
+        return [f"{table} differs from what {data} renders to; re-render with --render {folder}"]
+    return []
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--check", type=Path, metavar="DIR", help="only compare DIR/vs_peers.md with its CSV")
+    parser.add_argument("--render", type=Path, metavar="DIR", help="only re-render DIR/vs_peers.md from its CSV")
     parser.add_argument("--image-size", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=5)
@@ -291,6 +325,13 @@ def main() -> None:
     parser.add_argument("--out", type=Path)
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args()
+    if args.check:
+        problems = check(args.check)
+        print("\n".join(problems) or f"{args.check}/vs_peers.md matches its CSV")
+        raise SystemExit(1 if problems else 0)
+    if args.render:
+        _write_atomic(args.render / "vs_peers.md", render_table(read_rows(args.render / "vs_peers.csv")))
+        return
 
     device = torch.cuda.get_device_name() if torch.cuda.is_available() else platform.processor() or platform.machine()
     print(f"machine: {device}, {torch.get_num_threads()} torch threads, torch {torch.__version__}")
@@ -325,17 +366,17 @@ def main() -> None:
                          "note": f"overhead ratio (step time ÷ bare time) {statistics.median(per_round):.3f} "
                                  f"({min(per_round):.3f}–{max(per_round):.3f})"})
 
-    header = ["format", "precision", "channels", "mode", "library", "img_per_s", "min_max", "vs_fastest_peer", "note"]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(r[h]) for h in header) + " |" for r in rows]
-    print("\n".join(lines))
+    table = render_table(rows)
+    print(table, end="")
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
-        with (args.out / "vs_peers.csv").open("w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=header)
-            writer.writeheader()
-            writer.writerows(rows)
-        (args.out / "vs_peers.md").write_text("\n".join(lines) + "\n")
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=HEADER, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        _write_atomic(args.out / "vs_peers.csv", buffer.getvalue())
+        # rendered from the CSV as written, exactly as --check does
+        _write_atomic(args.out / "vs_peers.md", render_table(read_rows(args.out / "vs_peers.csv")))
 
 
 if __name__ == "__main__":

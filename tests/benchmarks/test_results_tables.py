@@ -108,3 +108,17 @@ def test_include_nests_headings_and_refuses_a_missing_file(tmp_path: Path):
     assert snippets.includes(page) == ["results/x/report.md"]
     with pytest.raises(snippets.MissingInclude, match="results/gone.md"):
         snippets.include('--8<-- "results/gone.md"\n', tmp_path, "results.md")
+
+
+def test_adopt_keeps_the_commands_title_and_context(tmp_path: Path):
+    folder = tmp_path / "results" / "run"
+    folder.mkdir(parents=True)
+    (folder / "results.csv").write_text(CSV)
+    read_many, render_report = render_results.renderer()
+    written = render_report(read_many([folder / "results.csv"]), "EuroSAT RGB, frozen", ["Test set: 5,400 images."])
+    (folder / "report.md").write_text(written)
+    # without report.json the default title renders: the check fails
+    assert render_results.check(folder.parent)
+    assert render_results.main(["--adopt", str(folder), "--check", "--root", str(folder.parent)]) == 0
+    assert json.loads((folder / "report.json").read_text()) == {"title": "EuroSAT RGB, frozen",
+                                                                "context": ["Test set: 5,400 images."]}
