@@ -7,9 +7,10 @@
 #   SMOKE=1 benchmarks/segmentation_real_data.sh water_seg        # a few-minute pipeline check, not a result
 #
 # Protocol (fixed; change it only together with the published numbers):
-# - Split: the image/mask pairs (sorted by name) are split 80/20 with numpy.random.default_rng(0);
-#   OUT/data/{train,test}/{images,masks} holds symlinks. water_seg: 245 train / 61 test; Kvasir-SEG:
-#   800 / 200. Pretraining sees only train/ images (no masks); test/ is used for scoring only.
+# - Split: the image/mask pairs (sorted by name) split 80/20 with numpy.random.default_rng(0), committed as
+#   the card's split lists datasets/NAME/splits/{train,test}.txt (datasets/make_splits.py draws them).
+#   water_seg: 245 train / 61 test; Kvasir-SEG: 800 / 200. Pretraining and stats.json see only the train
+#   list's images (no masks); the test list is used for scoring only.
 # - Pretraining: resnet18, the data card's recipe (water_seg: satellite_multispectral with the card's
 #   per-band percentile scaling and stats; Kvasir-SEG: natural_rgb), AdamW lr 0.002, EMA tau 0.99 → 1,
 #   batch 64, fp32 + channels_last (this CPU has no native bf16), PRETRAIN_STEPS steps (default 300,
@@ -24,9 +25,9 @@
 #   with a frozen encoder (weights and BN statistics).
 # - Metrics: IoU and Dice over all test pixels per class, mIoU / mDice over classes (results.csv).
 #
-# Environment: DATA (default ../shared/data), DEVICE (default auto), BT (the CLI), PY (python with numpy),
-# PRETRAIN_STEPS, PRETRAIN_SIZE, SIZE, EPOCHS, SEEDS, FROZEN=1, SMOKE=1 (24 pairs, 3 pretraining steps,
-# 1 epoch, 1 seed).
+# Environment: DATA (default ../shared/data), DEVICE (default auto), BT (the CLI),
+# PRETRAIN_STEPS, PRETRAIN_SIZE, SIZE, EPOCHS, SEEDS, FROZEN=1, SMOKE=1 (the first 20 train / 4 test
+# names of the card's lists, 3 pretraining steps, 1 epoch, 1 seed).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -35,7 +36,6 @@ OUT=${2:-runs/segmentation_$NAME}
 DATA=${DATA:-../shared/data}
 DEVICE=${DEVICE:-auto}
 BT=${BT:-.venv/bin/byol-transfer}
-PY=${PY:-.venv/bin/python}
 case "$NAME" in
     water_seg)  RECIPE=satellite_multispectral ;;
     kvasir_seg) RECIPE=natural_rgb ;;
@@ -56,40 +56,41 @@ if [[ "${SMOKE:-0}" == 1 ]]; then
 fi
 mkdir -p "$OUT"
 
-# 1. The fixed split, as symlinks (the same on every machine: sorted names, seed 0).
-if [[ ! -d "$OUT/data/train" ]]; then
-    "$PY" - "$DATA/$NAME" "$OUT/data" "$LIMIT" <<'PYEOF'
-import os, re, sys
-from pathlib import Path
-import numpy as np
-
-src, dst, limit = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
-natural = lambda p: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", p.stem)]
-images = sorted((src / "images").iterdir(), key=natural)
-masks = {p.stem: p for p in (src / "masks").iterdir()}
-images = [p for p in images if p.stem in masks][: limit or None]
-order = np.random.default_rng(0).permutation(len(images))
-n_test = int(round(0.2 * len(images)))
-for rank, i in enumerate(order):
-    split = "test" if rank < n_test else "train"
-    for kind, path in (("images", images[i]), ("masks", masks[images[i].stem])):
-        (dst / split / kind).mkdir(parents=True, exist_ok=True)
-        os.symlink(path.resolve(), dst / split / kind / path.name)
-print(f"split {len(images)} pairs: {len(images) - n_test} train / {n_test} test → {dst}")
-PYEOF
+# 1. The fixed split: the card's committed lists datasets/$NAME/splits/{train,test}.txt (split_lists),
+#    which `pretrain` (training split by default) and `segment` (train pool, test list) read directly.
+#    SMOKE=1 symlinks the first pairs of each list into OUT/data/{train,test}/ instead.
+SPLITS=datasets/$NAME/splits
+SRC="$DATA/$NAME"
+if [[ "$LIMIT" != 0 ]]; then
+    if [[ ! -d "$OUT/data/train" ]]; then
+        n_test=$(( LIMIT / 5 ))
+        for split in train test; do
+            count=$(( LIMIT - n_test ))
+            [[ "$split" == test ]] && count=$n_test
+            mkdir -p "$OUT/data/$split/images" "$OUT/data/$split/masks"
+            head -n "$count" "$SPLITS/$split.txt" | while read -r name; do
+                ln -s "$(realpath "$SRC/images/$name")" "$OUT/data/$split/images/$name"
+                mask=$(ls "$SRC/masks/${name%.*}".* | head -n 1)
+                ln -s "$(realpath "$mask")" "$OUT/data/$split/masks/$(basename "$mask")"
+            done
+        done
+        echo "smoke subset of the card split: $(( LIMIT - n_test )) train / $n_test test → $OUT/data"
+    fi
+    SRC="$OUT/data"
 fi
 
-# 2. BYOL on the training images only (build_dataset takes train/ of a train/ + test/ folder).
+# 2. BYOL on the training images only (build_dataset takes the card's train list, or train/ of a smoke subset).
 if [[ ! -f "$OUT/byol.safetensors" ]]; then
-    "$BT" pretrain --config "$RECIPE" --data "$OUT/data" --card "$NAME" --backbone resnet18 \
+    "$BT" pretrain --config "$RECIPE" --data "$SRC" --card "$NAME" --backbone resnet18 \
         --image-size "$PRETRAIN_SIZE" --batch-size "$BATCH" "${PRETRAIN_LIMIT[@]}" --out "$OUT/byol_run" --device "$DEVICE" \
         --set optim.name=adamw --set optim.base_lr=0.002 --set ema.base_tau=0.99 \
         --set train.channels_last=true --set data.num_workers=0
     "$BT" export "$OUT/byol_run" --out "$OUT/byol.safetensors"
 fi
 
-# 3. U-Net fine-tuning, BYOL vs random init, 5 / 20 / 100 % of the training masks (test = test/).
-COMMON=(--data "$OUT/data" --card "$NAME" --backbone "byol=$OUT/byol.safetensors" random --arch unet
+# 3. U-Net fine-tuning, BYOL vs random init, 5 / 20 / 100 % of the training masks (test = the card's test
+#    list; run.json's "split" records it).
+COMMON=(--data "$SRC" --card "$NAME" --backbone "byol=$OUT/byol.safetensors" random --arch unet
         --image-size "$SIZE" --fractions 0.05 0.2 1.0 --seeds "$SEEDS" --epochs "$EPOCHS" --batch-size 8
         --device "$DEVICE" "${EXTRA[@]}")
 "$BT" segment "${COMMON[@]}" --title "$NAME: U-Net, fine-tuned encoder" --out "$OUT/unet"

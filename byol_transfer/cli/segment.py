@@ -1,8 +1,9 @@
 """byol-transfer segment: fine-tune an smp model (unet, fpn, deeplabv3plus, ...) whose encoder is a BYOL export.
 
 --data is a folder with images/ and masks/ (matched by file stem: images/12.tif ↔ masks/12.png), or
-one with train/ and test/ folders of that layout. A fixed test split is held out (the test/ folder,
---test-data, or a seeded --test-fraction of the pairs); the rest is the pool the labelled subsets are
+one with train/ and test/ folders of that layout. A fixed test split is held out (first that applies:
+--test-data, the test/ folder, a seeded --test-fraction of the pairs, the card's committed test list,
+a seeded 20 %); the rest is the pool the labelled subsets are
 drawn from: --fractions of it, per seed, with --val-fraction of each subset kept for choosing the best
 epoch (validation mIoU).
 
@@ -75,7 +76,8 @@ FLAGS = [
          "0: none)"),
     Flag("--teacher-ema", "semisup.ema", "EMA decay of the teacher"),
     Flag("--val-fraction", "grid.val_fraction", "of each labelled subset, for model selection"),
-    Flag("--test-fraction", "grid.test_fraction", "hold-out size when there is no test set"),
+    Flag("--test-fraction", "grid.test_fraction", "a seeded hold-out of this size (wins over the card's "
+         "split lists; default: the data's test split, else 0.2)"),
     Flag("--save-all-models", "save_all_models", "keep every fraction × seed model (default: the largest "
          "fraction, first seed)"),
     Flag("--device", "device", "auto, cpu, cuda or cuda:N"),

@@ -59,6 +59,17 @@ def parse_scaling(text: str | None) -> ScalingSpec | None:
     raise UserError(f"--scaling {text!r}: expected auto, none, divide:VALUE, ct_window:CENTER,WIDTH or percentile_clip")
 
 
+def split_keys(record: dict) -> dict:
+    """stats.json's record of the images it was computed over: normalisation must come from training
+    images only, so a committed stats.json says which split (``split``), how it was chosen
+    (``split_from``) and, for a split file, its path as the card names it and its sha256."""
+    keys = {"split": record.get("split", "all"), "split_from": record.get("from", "every image")}
+    if "path" in record:
+        keys["split_file"] = record["path"]
+        keys["split_sha256"] = record["sha256"]
+    return keys
+
+
 def run(args: argparse.Namespace) -> int:
     cfg = resolve(StatsConfig, args, FLAGS)
     source = Path(cfg.data.path)
@@ -79,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
                           progress=not getattr(args, "quiet", False),
                           where=str(source))
     stats["source"] = str(source)
+    stats.update(split_keys(getattr(dataset, "split_record", None) or {}))
     stats["config"] = to_dict(cfg)  # the resolved settings travel with the numbers they produced
     write_stats(stats, args.out)
     fmt = lambda values: ", ".join(f"{v:.4g}" for v in values)  # noqa: E731

@@ -83,7 +83,9 @@ class SegmentationGrid:
     fractions: list[float] = bounded(default_factory=lambda: [1.0], min_len=1, gt=0, le=1)
     seeds: int = bounded(1, ge=1)
     val_fraction: float = bounded(0.2, gt=0, lt=1)
-    test_fraction: float = bounded(0.2, gt=0, lt=1)
+    # a seeded hold-out of this size; None: the data's test split (test.path, test/, a card's split
+    # lists), else 0.2. Given, it wins over a card's split lists (not over test.path or test/).
+    test_fraction: Union[float, None] = bounded(None, gt=0, lt=1)
 
 
 @dataclass

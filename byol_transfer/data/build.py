@@ -5,8 +5,9 @@ discover.py says what the path holds (once; a caller that discovered already pas
 :class:`SceneDataset`, images/ + masks/ → :class:`SegmentationDataset`, any other folder →
 :class:`ImageFolderDataset`.
 
-Splits: ``train/`` + ``test/`` subfolders, a card's split files (label CSVs beside the data), or an npz's
-own arrays. ``split=None`` means the training split when the data declare one, else everything — so
+Splits: ``train/`` + ``test/`` subfolders, a card's split files (label CSVs beside the data), a card's
+split lists (committed image-name lists beside the card, for segmentation pairs; split folders win), or
+an npz's own arrays. ``split=None`` means the training split when the data declare one, else everything — so
 unlabeled pretraining never sees a declared test split unless asked (``split="all"``).
 """
 
@@ -32,6 +33,7 @@ from .discover import Discovery, discover, npz_file
 from .formats.geotiff import TIFF_SUFFIXES
 from .image_files import DEFAULT_EXTENSIONS, drop_masks_beside_images, find_images
 from .labels import class_of, index_labels, read_label_csv
+from .split_lists import file_sha256, lists_fit, read_split_list
 
 log = logging.getLogger(__name__)
 
@@ -86,9 +88,12 @@ def build_dataset(
     if layout == "npz":
         file = found.npz_file or npz_file(path)  # the latter names the problem when there is no one archive
         dataset: Any = NpzDataset(file, image_size, split=split, labeled=labeled, classes=classes, channels=channels)
+        record = {"split": dataset.split, "from": "npz arrays" if dataset.split == "all"
+                  else f"npz {dataset.split}_* arrays"}
     elif layout == "segmentation":
         spec = c.segmentation if c and c.segmentation else None
-        root = _split_root(path, found.splits, split, lambda p: is_segmentation_folder(p))
+        only, record = _card_split_list(path, found.splits, split, c)
+        root = path if only is not None else _split_root(path, found.splits, split, lambda p: is_segmentation_folder(p))
         dataset = SegmentationDataset(
             root, image_size,
             mask_suffix=mask_suffix if mask_suffix is not None else (spec.suffix if spec else None),
@@ -96,7 +101,9 @@ def build_dataset(
             classes=spec.classes if spec else None,
             images_dir=spec.images_dir if spec else "images", masks_dir=spec.masks_dir if spec else "masks",
             bands=bands, band_names=bands_names, channels=channels, skip_bad=skip_bad, nodata=nodata,
+            only=only, only_source=str(c.split_list_path(record["split"])) if only is not None and c else "",
         )
+        record = record or _folder_record(found.splits, split)
     elif layout == "geotiff_scenes":
         if labeled:
             raise UserError(f"{path}: whole scenes carry no labels; use an image folder or a label CSV")
@@ -114,8 +121,10 @@ def build_dataset(
             min_valid=0.9 if min_valid is None else min_valid, nodata=nodata, channels=channels,
             skip_bad=skip_bad,
         )
+        record = {"split": "all", "from": "every window of the scenes"}
     else:
-        files, file_labels, classes, root = _image_files(path, found.splits, split, labels, labeled, classes, c, exts)
+        files, file_labels, classes, root, record = _image_files(
+            path, found.splits, split, labels, labeled, classes, c, exts)
         dataset = ImageFolderDataset(
             root, image_size, labeled=labeled, extensions=exts, skip_bad=skip_bad, files=files,
             labels=file_labels if labeled else None, classes=classes, bands=bands, band_names=bands_names,
@@ -128,6 +137,7 @@ def build_dataset(
     use_one_channel_if_grey(dataset, want_channels, path)
     dataset.card = c
     dataset.layout = layout
+    dataset.split_record = record  # which split this is and where it came from (stats.json records it)
     dataset.discovery = found
     if cache == "auto" and isinstance(dataset, NpzDataset):
         cache = False  # the arrays are in memory already
@@ -164,25 +174,65 @@ def _split_root(path: Path, splits: dict[str, Path], split: str | None, ok) -> P
 def _image_files(
     path: Path, splits: dict[str, Path], split: str | None, labels: str | Path | None, labeled: bool,
     classes: Sequence[str] | None, card: DataCard | None, exts: list[str],
-) -> tuple[list[Path], list[int] | None, Sequence[str] | None, Path]:
-    """Files (and labels) of an image folder for a split: a label CSV, a card split file, or folders."""
+) -> tuple[list[Path], list[int] | None, Sequence[str] | None, Path, dict[str, Any]]:
+    """Files (and labels) of an image folder for a split, and where they came from: a label CSV, a card
+    split file, or folders."""
     if labels is not None:
         table = read_label_csv(labels, path, classes, split=split if split not in (None, "all") else None)
-        return table.files, table.labels, table.classes, path
+        record = {"split": split or "all", "from": "label CSV", "path": str(labels), "sha256": file_sha256(Path(labels))}
+        return table.files, table.labels, table.classes, path, record
     split_file = _card_split_file(path, split, card)
     if split_file is not None:
         table = read_label_csv(split_file, path, classes)
-        return table.files, table.labels, table.classes, path
+        name = split or "train"
+        record = {"split": name, "from": "card split_files (relative to --data)",
+                  "path": card.split_files[name], "sha256": file_sha256(split_file)}  # type: ignore[union-attr]
+        return table.files, table.labels, table.classes, path, record
     if split == "all" and not (labeled and splits):
         root = path  # every image under every split folder (unlabeled use)
+        record = {"split": "all", "from": "every image" + (" of every split folder" if splits else "")}
     else:
         root = _split_root(path, splits, split, lambda p: True)
+        record = _folder_record(splits, split)
     files = drop_masks_beside_images(find_images(root, exts))
     if labeled:
         names = [class_of(p, root) for p in files]
         file_labels, classes = index_labels(names, classes, str(root))
-        return files, file_labels, classes, root
-    return files, None, classes, root
+        return files, file_labels, classes, root, record
+    return files, None, classes, root, record
+
+
+def _folder_record(splits: dict[str, Path], split: str | None) -> dict[str, Any]:
+    if not splits:
+        return {"split": "all", "from": "every image (no split declared)"}
+    name = split or "train"
+    return {"split": name, "from": f"{name}/ folder"}
+
+
+def _card_split_list(path: Path, splits: dict[str, Path], split: str | None,
+                     card: DataCard | None) -> tuple[list[str] | None, dict[str, Any]]:
+    """The image names of a card's committed split list for ``split`` (default: train), and its record.
+
+    Split folders in the data win over the card's lists (they are the data's own split); ``"all"``
+    takes every pair; without a split asked for, a folder that is not the card's copy (another image
+    count, see split_lists.lists_fit) is read whole."""
+    if card is None or not card.split_lists or split == "all":
+        return None, {}
+    if splits:
+        log.info("card %r: the data have %s/ folders; using them, not the card's split lists",
+                 card.name, "/, ".join(splits))
+        return None, {}
+    if split is None and not lists_fit(card, path / (card.segmentation.images_dir if card.segmentation else "images")):
+        return None, {}
+    name = split or "train"
+    if name not in card.split_lists:
+        raise UserError(f"card {card.name!r} declares no split list {name!r} (has: {', '.join(card.split_lists)})")
+    file = card.split_list_path(name)
+    if split is None:
+        log.info("using the %s split of card %r: %s", name, card.name, file)
+    record = {"split": name, "from": "card split_lists (relative to the card)", "path": card.split_lists[name],
+              "sha256": file_sha256(file)}
+    return read_split_list(file), record
 
 
 def _card_split_file(path: Path, split: str | None, card: DataCard | None) -> Path | None:

@@ -65,6 +65,8 @@ class DataCard:
     labels: Literal["subfolder", "csv", "npz", "masks", "none"] = "none"
     splits: dict[str, Any] = field(default_factory=dict)  # split → description
     split_files: dict[str, str] = field(default_factory=dict)  # split → label CSV (relative to --data)
+    # split → committed list of image names (relative to the CARD's folder; see split_lists.py)
+    split_lists: dict[str, str] = field(default_factory=dict)
     segmentation: Union[MaskSpec, None] = None
     detect: Union[DetectSpec, None] = None
     recipe: Union[str, None] = None  # suggested augmentation recipe
@@ -86,6 +88,10 @@ class DataCard:
             return None
         candidate = self.folder / self.stats
         return candidate if candidate.is_file() else None
+
+    def split_list_path(self, split: str) -> Path:
+        """The committed list of ``split`` (``split_lists`` paths are relative to the card's folder)."""
+        return self.folder / self.split_lists[split]
 
     def resolved_scaling(self) -> ScalingSpec:
         """The card's scaling with a relative ``stats`` path made absolute (percentile_clip)."""
@@ -139,6 +145,11 @@ def _validate(card: DataCard) -> None:
     for band in card.rgb_bands or []:
         if card.band_names and band not in card.band_names:
             raise UserError(f"{where}: rgb_bands names {band!r}, which is not in band_names")
+    for split, rel in card.split_lists.items():
+        if Path(rel).is_absolute() or not card.split_list_path(split).is_file():
+            raise UserError(f"{where}: split_lists.{split} {rel!r} is not a file relative to the card's folder")
+    if card.split_lists and card.split_files:
+        raise UserError(f"{where}: declare split_files (label CSVs beside the data) or split_lists, not both")
     if card.layout == "segmentation" and card.segmentation is None:
         raise UserError(f"{where}: layout 'segmentation' needs a 'segmentation' section")
 

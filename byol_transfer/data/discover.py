@@ -57,8 +57,8 @@ class Discovery:
     splits: dict[str, Path] = field(default_factory=dict)  # train/ + test/ (+ val/) folders, or {}
     header: ImageInfo | None = None  # the first image of the training data (None: none, or unreadable)
     npz_file: Path | None = None  # the archive of an npz layout, when there is exactly one
-    declares_splits: bool = False  # split folders, a card's split files, or an npz's arrays
-    declares_test: bool = False  # a test split of the data's own: test/ folder, card test file, npz arrays
+    declares_splits: bool = False  # split folders, a card's split files or lists, or an npz's arrays
+    declares_test: bool = False  # a test split of the data's own: test/ folder, card test file/list, npz arrays
 
     @property
     def train_root(self) -> Path:
@@ -120,7 +120,7 @@ def discover_local(
     splits = look.splits()
     return Discovery(
         path, layout, chosen, splits=splits, header=header, npz_file=npz,
-        declares_splits=layout == "npz" or bool(chosen is not None and chosen.split_files)
+        declares_splits=layout == "npz" or bool(chosen is not None and (chosen.split_files or chosen.split_lists))
         or (path.is_dir() and bool(splits)),
         declares_test=_declares_test(path, layout, chosen, splits, npz),
     )
@@ -148,7 +148,7 @@ def declares_splits(path: str | Path, card: DataCard | None, layout: str) -> boo
     path = Path(path)
     if layout == "npz":
         return True
-    if card is not None and card.split_files:
+    if card is not None and (card.split_files or card.split_lists):
         return True
     return path.is_dir() and bool(split_folders(path))
 
@@ -259,6 +259,8 @@ def _declares_test(path: Path, layout: str, card: DataCard | None, splits: dict[
         return npz is not None and "test" in (_quiet(lambda: npz_splits(npz)) or [])
     if path.is_dir() and splits:
         return True
+    if card and "test" in card.split_lists:
+        return True  # committed beside the card (checked when the card loaded)
     return bool(card and "test" in card.split_files and (path / card.split_files["test"]).is_file())
 
 

@@ -57,8 +57,14 @@ class SegmentationDataset(BandDataset):
         channels: int | None = None,
         skip_bad: bool = False,
         nodata: float | None = None,
+        only: Sequence[str] | None = None,
+        only_source: str = "",
     ) -> None:
-        """``mask_suffix=None`` detects a suffix every mask shares ("" when masks are named as their images)."""
+        """``mask_suffix=None`` detects a suffix every mask shares ("" when masks are named as their images).
+
+        ``only``: image file names relative to ``images_dir`` (a split list, named ``only_source`` in errors);
+        the pairs are exactly those images and their masks, and a listed name that is not there is an error.
+        """
         self.root = Path(root)
         self.image_size = image_size
         self.skip_bad = skip_bad
@@ -71,6 +77,9 @@ class SegmentationDataset(BandDataset):
         masks = find_images(self.root / masks_dir, IMAGE_SUFFIXES)
         if mask_suffix is None:
             mask_suffix = detect_mask_suffix(images, masks, self.root / images_dir, self.root / masks_dir)
+        if only is not None:
+            images, masks = _listed(images, masks, only, only_source, self.root / images_dir,
+                                    self.root / masks_dir, mask_suffix)
         groups, skips = _pair(images, masks, mask_suffix, self.root / images_dir, self.root / masks_dir, skip_bad)
         self.pairs: list[tuple[Path, Path]] = []  # (image, its first mask)
         self.mask_groups: list[tuple[Path, ...]] = []  # every mask of that image (merged when read)
@@ -194,6 +203,27 @@ def _pair(
     pairs = [(by_image[s], tuple(p for _, p in sorted(by_mask[s], key=lambda t: t[0])))
              for s in sorted(set(by_image) & set(by_mask), key=_natural)]
     return pairs, skips
+
+
+def _listed(images: list[Path], masks: list[Path], names: Sequence[str], source: str, image_root: Path,
+            mask_root: Path, suffix: str) -> tuple[list[Path], list[Path]]:
+    """The listed images and the masks of their stems (the rest of the folder belongs to other splits)."""
+    by_name = {p.relative_to(image_root).as_posix(): p for p in images}
+    missing = next((n for n in names if n not in by_name), None)
+    if missing is not None:
+        raise UserError(f"split list {source}: lists {missing!r}, which is not in {image_root}")
+    chosen = [by_name[n] for n in names]
+    stems = {_stem(p, image_root) for p in chosen}
+    extra = re.compile(re.escape(suffix) + r"_\d+$") if suffix else None
+
+    def image_stem(mask: Path) -> str:
+        rel = _stem(mask, mask_root)
+        found = extra.search(rel) if extra else None
+        if found:
+            return rel[: found.start()]
+        return rel[: -len(suffix)] if suffix and rel.endswith(suffix) else rel
+
+    return chosen, [m for m in masks if image_stem(m) in stems]
 
 
 def detect_mask_suffix(images: list[Path], masks: list[Path], image_root: Path, mask_root: Path) -> str:

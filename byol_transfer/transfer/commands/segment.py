@@ -1,7 +1,7 @@
 """``segment``: image/mask pairs → inits → the segmentation sweep (smp model, encoder loaded strictly).
 
-A fixed test split is held out (the test/ folder, ``test.path``, or a seeded ``grid.test_fraction`` of the
-pairs); the rest is the pool the labelled subsets are drawn from, per seed, with ``grid.val_fraction`` of
+A fixed test split is held out (``test.path``, the test/ folder, the card's committed test list, or a
+seeded ``grid.test_fraction`` of the pairs: see :func:`test_source` for the order); the rest is the pool the labelled subsets are drawn from, per seed, with ``grid.val_fraction`` of
 each subset kept for choosing the best epoch (validation mIoU).
 """
 
@@ -15,7 +15,8 @@ from ...config.sweep import SegmentConfig
 from ...data.bands import parse_bands
 from ...data.build import build_dataset
 from ...data.formats.dispatch import probe_image
-from ...data.labels import split_folders
+from ...data.discover import Discovery, discover
+from ...data.split_lists import lists_fit
 from ...errors import UserError
 from ...features.extract import load_images
 from ...models.backbones import check_backbone_name
@@ -24,7 +25,7 @@ from ..evaluators.segment_finetune import SegFinetuneSettings
 from ..inits import (check_before_data, expected_in_chans, geometry_for, parse_backbone_specs, recipe_for,
                      segmentation_inits, sidecar_value)
 from ..tasks.segmentation.smp import architectures, smp_encoder_name, timm_name
-from ..tasks.segmentation.task import SegSweepResult, SegSweepSettings, load_seg_data, run_segmentation_sweep
+from ..tasks.segmentation.task import SegData, SegSweepResult, SegSweepSettings, load_seg_data, run_segmentation_sweep
 
 
 def schema() -> type:
@@ -57,6 +58,57 @@ def resize_record(dataset, size: int) -> dict:  # noqa: ANN001
     return {"mode": "shorter_side"}
 
 
+DEFAULT_TEST_FRACTION = 0.2  # the seeded hold-out when the data declare no test split
+
+
+def _lists_apply(found: Discovery) -> bool:
+    """Whether the card's committed split lists decide the split: split folders in the data win, and a
+    folder that is not the card's copy of the data (a subset, see ``lists_fit``) is read whole."""
+    card = found.card
+    if card is None or not card.split_lists or found.splits:
+        return False
+    return lists_fit(card, Path(found.path) / (card.segmentation.images_dir if card.segmentation else "images"))
+
+
+def test_source(cfg: Any, found: Discovery) -> str:
+    """Where the test set comes from, in this order: ``test.path`` (--test-data), the data's test/ folder,
+    a seeded hold-out when ``grid.test_fraction`` is given, the card's test split list, else a hold-out
+    of 0.2. A --test-fraction next to --test-data or a test/ folder contradicts it: an error."""
+    given = cfg.grid.test_fraction is not None
+    own = "test.path" if cfg.test.path is not None else ("test/ folder" if "test" in found.splits else None)
+    if own is not None:
+        if given:
+            raise UserError(f"--test-fraction {cfg.grid.test_fraction} draws a hold-out, but the test set is "
+                            f"the {'--test-data folder' if own == 'test.path' else 'test/ folder of --data'}; "
+                            "drop one of them")
+        return own
+    if given:
+        return "holdout"
+    if _lists_apply(found) and "test" in found.card.split_lists:  # type: ignore[union-attr]
+        return "card split list"
+    return "holdout"
+
+
+def load_pool_and_test(cfg: Any, reading: dict[str, Any]) -> tuple[Any, SegData, SegData | None, dict[str, Any]]:
+    """The training pool's dataset and pairs, the test pairs (None: a seeded hold-out of the pool), and
+    what run.json records about where each came from (see :func:`test_source`)."""
+    source, size_wanted = Path(cfg.data.path), cfg.data.image_size
+    found = discover(source, cfg.data.card, "segmentation", size_wanted)
+    test_from = test_source(cfg, found)
+    # the card's lists split the pool only when they also give the test set; else every pair is the pool
+    pool_split = "all" if test_from in ("test.path", "holdout") and _lists_apply(found) else None
+    dataset = build_dataset(source, size_wanted, found=found, split=pool_split, **reading)
+    data = load_seg_data(dataset, num_classes=cfg.data.num_classes, where=str(source))
+    test, test_record = None, None
+    if test_from != "holdout":
+        test_path = Path(cfg.test.path) if test_from == "test.path" else source
+        test_ds = build_dataset(test_path, size_wanted, card=dataset.card or False, layout="segmentation",
+                                split=None if test_from == "test.path" else "test", **reading)
+        test = load_seg_data(test_ds, classes=data.classes, where=str(test_path))
+        test_record = test_ds.split_record
+    return dataset, data, test, {"test": test_from, "train": dataset.split_record, "test_split": test_record}
+
+
 def run(cfg: Any, out: Path, device: str, progress: bool = True) -> SegSweepResult:
     """The sweep ``cfg`` (an instance of :func:`schema`) describes, written to ``out``."""
     train_settings, arch = cfg.finetune, cfg.model.arch
@@ -81,21 +133,12 @@ def run(cfg: Any, out: Path, device: str, progress: bool = True) -> SegSweepResu
         semisup = cfg.semisup
         semisup.check()
 
-    source, size_wanted = Path(cfg.data.path), cfg.data.image_size
+    source = Path(cfg.data.path)
     mapping = parse_mask_mapping(cfg.data.mask_mapping)
     reading = {"mask_mapping": mapping, "mask_suffix": cfg.data.mask_suffix, "skip_bad": cfg.data.skip_bad,
                "bands": parse_bands(cfg.data.bands),
                "want_channels": expected_in_chans(cfg.inits.backbones, cfg.inits.recipe)}
-    dataset = build_dataset(source, size_wanted, card=cfg.data.card, layout="segmentation", **reading)
-    data = load_seg_data(dataset, num_classes=cfg.data.num_classes, where=str(source))
-    test = None
-    test_path = Path(cfg.test.path) if cfg.test.path is not None else None
-    if test_path is None and source.is_dir() and "test" in split_folders(source):
-        test_path = source  # its test/ split
-    if test_path is not None:
-        test_ds = build_dataset(test_path, size_wanted, card=dataset.card or False, layout="segmentation",
-                                split="test" if test_path == source else None, **reading)
-        test = load_seg_data(test_ds, classes=data.classes, where=str(test_path))
+    dataset, data, test, split_info = load_pool_and_test(cfg, reading)
 
     inits = segmentation_inits(specs, data.in_chans, encoder, cfg.inits.recipe, dataset.card, data.images)
     geometry = geometry_for(cfg.inits.recipe, inits, dataset.card)
@@ -111,7 +154,7 @@ def run(cfg: Any, out: Path, device: str, progress: bool = True) -> SegSweepResu
     resize = resize_record(dataset, int(data.images.shape[-1]))
     settings = SegSweepSettings(
         fractions=cfg.grid.fractions, seeds=list(range(cfg.grid.seeds)), val_fraction=cfg.grid.val_fraction,
-        test_fraction=cfg.grid.test_fraction, train=train_settings,
+        test_fraction=cfg.grid.test_fraction or DEFAULT_TEST_FRACTION, train=train_settings,
         save_models="all" if cfg.save_all_models else "final",
         device=device, progress=progress, semisup=semisup,
     )
@@ -122,6 +165,6 @@ def run(cfg: Any, out: Path, device: str, progress: bool = True) -> SegSweepResu
     return run_segmentation_sweep(
         inits, data, out, arch, encoder, test, settings, geometry, title, context,
         model_info={"card": dataset.card.name if dataset.card else None, "native_size": list(native),
-                    "resize": resize, "mask_mapping": mapping},
+                    "resize": resize, "mask_mapping": mapping, "split": split_info},
         recipe=recipe, unlabeled=unlabeled,
     )

@@ -456,7 +456,7 @@ class SegmentationTask:
         settings, data = self.settings, self.data
         frozen = settings.train.freeze_encoder
         test_desc = (f"{len(self.test_masks)} image/mask pairs ("
-                     + ("its own folder" if self.test_data is not None else "a fixed seeded hold-out, see splits.json")
+                     + (self._test_origin() if self.test_data is not None else "a fixed seeded hold-out, see splits.json")
                      + ")")
         context = [*self.context,
                    f"Model: smp {self.arch}, encoder {self.encoder}, "
@@ -481,6 +481,13 @@ class SegmentationTask:
         self._write_run_json(out_dir / "run.json", elapsed)
         return SegSweepResult(out_dir, results_csv, report_md, plot, rows, self.model_dirs)
 
+    def _test_origin(self) -> str:
+        split = self.model_info.get("split") or {}
+        test = split.get("test_split") or {}
+        if split.get("test") == "card split list":
+            return f"the card's split list {test.get('path')}"
+        return "its own folder"
+
     def _write_run_json(self, path: Path, elapsed: float) -> None:
         import segmentation_models_pytorch as smp
         import timm
@@ -497,6 +504,7 @@ class SegmentationTask:
                        "weights_sha256": i.weights_hash} for i in self.inits],
             "data": describe(self.data),
             "test": describe(self.test_data) if self.test_data is not None else {"source": "holdout"},
+            "split": self.model_info.get("split"),  # where train pool and test set came from (segment.py)
             "settings": asdict(self.settings),
             "geometry": asdict(self.geometry),
             "cells": self.cells,
