@@ -68,6 +68,12 @@ pretrain() {  # pretrain OUT RECIPE DATA [flags...]; then export OUT/backbone.sa
             --backbone resnet18 "${PRETRAIN_SETTINGS[@]}" "$@"
         "$BT" export "$out" --out "$out/backbone.safetensors"
     fi
+    # what the pretraining did (planned vs actual time, the loss curve) next to the published results
+    local keep=docs/results/$NAME/pretraining/$(basename "$out")
+    mkdir -p "$keep"
+    cp "$out/metrics.csv" "$out/config.yaml" "$out/run.json" "$keep/"
+    [[ -f $out/budget.json ]] && cp "$out/budget.json" "$keep/"
+    return 0
 }
 
 case "$NAME" in
