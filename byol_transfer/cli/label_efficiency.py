@@ -51,8 +51,12 @@ FLAGS = [
          "(default: the first export's)"),
     Flag("--bands", "data.bands", "bands to keep: 1-based numbers or names, e.g. 1 (the first channel of grey "
          "images stored as RGB; found automatically for 1-channel exports) or 4,3,2"),
-    Flag("--image-size", "image_size", "square size images are resized to (default: the first export's "
-         "pretraining size, else the data's own)"),
+    Flag("--band-map", "inits.band_map", "weights for other bands than the data's: how the first conv's bands "
+         "are filled, as in pretrain: TARGET=SOURCE pairs (names or 1-based numbers, SOURCE may be 'mean'; e.g. "
+         "B04=red,B03=green,B02=blue) or 'repeat'; default: by band names (sidecar vs data card), others get the "
+         "mean filter; recorded in config.yaml and run.json", metavar="MAP"),
+    Flag("--image-size", "image_size", "square size images are resized to (default: the pretraining size the "
+         "exports' sidecars record, which must agree; without one, the data's own)"),
     Flag("--fractions", "grid.fractions", "fractions of the labelled pool"),
     Flag("--seeds", "grid.seeds", "number of labelled-subset seeds (0 … N-1)"),
     Flag("--evaluators", "evaluators", "comma-separated: knn, linear, finetune, semisup (default: "

@@ -43,6 +43,9 @@ FLAGS = [
          "default: the export's architecture"),
     Flag("--recipe", "inits.recipe", "recipe for value scaling/normalisation of random init and sidecar-less "
          "weights, and for the allowed flips/rotations (default: the export's, else the card's)"),
+    Flag("--band-map", "inits.band_map", "weights for other bands than the data's: how the first conv's bands "
+         "are filled, as in pretrain: TARGET=SOURCE pairs (names or 1-based numbers, SOURCE may be 'mean') or "
+         "'repeat'; default: by band names (sidecar vs data card), others get the mean filter", metavar="MAP"),
     Flag("--freeze-encoder", "finetune.freeze_encoder", "train the decoder only; the encoder's weights and "
          "BatchNorm statistics stay fixed"),
     Flag("--fractions", "grid.fractions", "fractions of the training masks, e.g. 0.05 0.2 1.0"),

@@ -28,6 +28,18 @@ class Inits:
 
     backbones: list[str] = bounded(default_factory=list, min_len=1)
     recipe: Union[str, None] = None  # scaling/normalisation for random init and sidecar-less weights
+    # weights files for other bands: how their first conv is filled, as pretrain's --band-map ("repeat" or
+    # TARGET=SOURCE pairs, e.g. "B04=red,B03=green,B02=blue"); None: by band names, others get the mean filter
+    band_map: Union[str, None] = None
+
+
+@dataclass
+class Chosen:
+    """Written by the run into config.yaml (a value given is ignored and written again): what it decided."""
+
+    image_size: Union[int, None] = None  # the size it evaluated at
+    image_size_from: Union[str, None] = None  # why: the flag, the export sidecars' pretraining size, the data's
+    band_mappings: dict[str, str] = field(default_factory=dict)  # init → its first conv's mapping (adapted only)
 
 
 @dataclass
@@ -57,6 +69,7 @@ class LabelEfficiencyConfig:
     unlabeled_data: Union[str, None] = None  # semisup's pool; None: the --data images outside each subset
     device: str = bounded("auto", check=device_problem)
     title: Union[str, None] = None
+    chosen: Chosen = field(default_factory=Chosen)
 
 
 @dataclass
@@ -100,3 +113,4 @@ class SegmentConfig:
     save_all_models: bool = False  # every fraction × seed model; default: the largest fraction, first seed
     device: str = bounded("auto", check=device_problem)
     title: Union[str, None] = None
+    chosen: Chosen = field(default_factory=Chosen)

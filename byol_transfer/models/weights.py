@@ -305,6 +305,29 @@ class InitRecord:
     band_mapping: dict[str, str] | None  # target band → source band, "mean" or "sum"; None: loaded as is
 
 
+def fit_first_conv(backbone: nn.Module, weights: dict[str, torch.Tensor], meta: dict[str, Any],
+                   target_bands: BandList, band_map: str | None, where: str
+                   ) -> tuple[dict[str, torch.Tensor], dict[str, str] | None]:
+    """``weights`` with the input convolution of ``backbone`` fitted to ``target_bands`` (:func:`adapt_first_conv`;
+    the source band names come from the sidecar ``meta``); (weights, mapping record or None: loaded as is).
+
+    The one adaptation step of ``pretrain --init``, ``label-efficiency`` and ``segment``; every other tensor is
+    passed through untouched, for the caller's strict load.
+    """
+    key = first_conv_key(backbone)
+    if key is None or key not in weights or weights[key].ndim != 4:
+        if band_map:
+            raise UserError(f"--band-map: {where} has no 4-D input convolution to adapt")
+        return weights, None
+    source_names = meta.get("band_names") or []
+    source: BandList = source_names if len(source_names) == weights[key].shape[1] else int(weights[key].shape[1])
+    weights, record = adapt_first_conv(weights, key, source, target_bands, band_map)
+    if record is not None:
+        log.info("%s: first conv %s adapted from %s to %s: %s", where, key, _describe(source),
+                 _describe(target_bands), format_band_mapping(record))
+    return weights, record
+
+
 def init_from_weights(backbone: nn.Module, path: str | Path, architecture: str, target_bands: BandList,
                       band_map: str | None = None) -> InitRecord:
     """Load ``path`` into ``backbone`` strictly, except the first conv, adapted to ``target_bands``."""
@@ -315,16 +338,6 @@ def init_from_weights(backbone: nn.Module, path: str | Path, architecture: str, 
         raise UserError(f"--init {path}: exported as {meta['architecture']}, the run trains {architecture} "
                         "(--backbone)")
     weights = drop_classifier(backbone, weights, where)
-    key = first_conv_key(backbone)
-    record = None
-    if key is not None and key in weights and weights[key].ndim == 4:
-        source_names = meta.get("band_names") or []
-        source: BandList = source_names if len(source_names) == weights[key].shape[1] else int(weights[key].shape[1])
-        weights, record = adapt_first_conv(weights, key, source, target_bands, band_map)
-        if record is not None:
-            log.info("--init %s: first conv %s adapted from %s to %s: %s", path, key, _describe(source),
-                     _describe(target_bands), format_band_mapping(record))
-    elif band_map:
-        raise UserError(f"--band-map: {path} has no 4-D input convolution to adapt")
+    weights, record = fit_first_conv(backbone, weights, meta, target_bands, band_map, f"--init {path}")
     load_strict(backbone, weights, where)
     return InitRecord(str(path), file_sha256(path), record)

@@ -70,9 +70,8 @@ def labelled_folder(tmp_path: Path):
     return make
 
 
-@pytest.fixture(scope="session")
-def tiny_export(tmp_path_factory) -> Path:
-    """A genuine export: 2 BYOL steps of byol_tiny_cnn on 16 grayscale 16 px images, then export."""
+def pretrain_and_export(root: Path, channels: int, recipe: str, band_names: list[str] | None = None) -> Path:
+    """A genuine export: BYOL steps of byol_tiny_cnn on 16 learnable 16 px images (PNG), then export."""
     from byol_transfer.augment.recipes import load_recipe
     from byol_transfer.config import to_dict
     from byol_transfer.data.datasets.image_folder import ImageFolderDataset
@@ -80,18 +79,29 @@ def tiny_export(tmp_path_factory) -> Path:
     from byol_transfer.train.loop import pretrain
     from byol_transfer.train.run_config import resolve_config
 
-    root = tmp_path_factory.mktemp("eval_export")
-    images = write_labelled_folder(root / "images", 8, channels=1, size=16)
+    images = write_labelled_folder(root / "images", 8, channels=channels, size=16)
     cfg = resolve_config(
-        {"recipe": to_dict(load_recipe("grayscale"))}, "test",
+        {"recipe": to_dict(load_recipe(recipe))}, "test",
         {"model.backbone": "byol_tiny_cnn", "data.image_size": 16, "data.batch_size": 8, "data.num_workers": 0,
          "model.projector_hidden": 32, "model.predictor_hidden": 32, "train.epochs": 1,
          "optim.name": "adamw", "optim.base_lr": 0.01},
         [],
     )
-    pretrain(cfg, ImageFolderDataset(images, 16), root / "run", progress=False)
+    pretrain(cfg, ImageFolderDataset(images, 16, band_names=band_names), root / "run", progress=False)
     out, _ = export_backbone(root / "run", root / "byol.safetensors")
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_export(tmp_path_factory) -> Path:
+    """A genuine export: 2 BYOL steps of byol_tiny_cnn on 16 grayscale 16 px images, then export."""
+    return pretrain_and_export(tmp_path_factory.mktemp("eval_export"), 1, "grayscale")
+
+
+@pytest.fixture(scope="session")
+def rgb_export(tmp_path_factory) -> Path:
+    """RGB weights whose sidecar names its bands red, green, blue (natural_rgb, pretrained at 16 px)."""
+    return pretrain_and_export(tmp_path_factory.mktemp("rgb_export"), 3, "natural_rgb", ["red", "green", "blue"])
 
 
 @pytest.fixture(autouse=True)

@@ -28,15 +28,16 @@ def test_export_and_random_init_share_architecture_and_normalisation(tiny_export
     assert build_inits(["random"], 1, arch="byol_tiny_cnn", recipe="grayscale")[0].weights_hash == rand.weights_hash
 
 
-def test_export_for_other_channel_count_is_a_clear_error(tiny_export):
-    with pytest.raises(UserError, match=r"expects 1-channel images but the data have 3 channel"):
+def test_export_for_other_channel_count_without_band_names_is_a_clear_error(tiny_export):
+    with pytest.raises(UserError, match=r"BYOL=.*the weights take 1 band\(s\) \(no names\), the data have 3 band\(s\) "
+                                        r"\(no names\).*--band-map"):
         build_inits([f"BYOL={tiny_export}"], in_chans=3)
 
 
 def test_weights_without_sidecar_for_other_channel_count_is_a_clear_error(tmp_path):
     model = timm.create_model("byol_tiny_cnn", num_classes=0, in_chans=3)
     save_file(model.state_dict(), str(tmp_path / "rgb.safetensors"))
-    with pytest.raises(UserError, match=r"stem.0.weight\) expects 3-channel images but the data have 1 "):
+    with pytest.raises(UserError, match=r"stem\.0\.weight: the weights take 3 band\(s\) \(no names\), the data have 1 "):
         build_inits([f"x={tmp_path / 'rgb.safetensors'}"], in_chans=1, arch="byol_tiny_cnn", recipe="grayscale")
 
 

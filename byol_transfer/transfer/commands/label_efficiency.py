@@ -23,8 +23,8 @@ from ...errors import UserError
 from ...features.labelled import LabelledData
 from ..evaluators.base import CLASSIFICATION
 from ..geometry import Geometry
-from ..inits import build_inits, check_before_data, expected_in_chans, parse_backbone_specs, reference_recipe
-from ..inits import sidecar_value
+from ..inits import build_inits, check_before_data, choose_image_size, expected_in_chans, parse_backbone_specs
+from ..inits import record_choices, reference_recipe
 from ..tasks.classification import SweepResult, SweepSettings, run_label_efficiency
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ def _datasets(cfg: Any, image_size: int | None, recipe: RecipeConfig | None, wit
     # cache="auto": data that fit in memory are decoded once, before anything is written (a damaged file is
     # named before splits.json exists) and not again for every init
     common = {"card": cfg.data.card, "labeled": True, "bands": parse_bands(cfg.data.bands), "cache": "auto",
-              "want_channels": expected_in_chans(cfg.inits.backbones, recipe)}
+              "want_channels": expected_in_chans(cfg.inits.backbones, recipe, cfg.inits.band_map)}
     found = discover(data, cfg.data.card, image_size=image_size)  # layout and card, once for every split
     # split=None: the data's declared training split (train/ folder, card split file, npz train arrays)
     train = build_dataset(data, image_size, labels=cfg.data.labels, found=found, **common)
@@ -71,7 +71,8 @@ def _datasets(cfg: Any, image_size: int | None, recipe: RecipeConfig | None, wit
 
 
 def run(cfg: Any, out: Path, device: str, cache_dir: Path | None = None, progress: bool = True) -> SweepResult:
-    """The sweep ``cfg`` (an instance of :func:`schema`) describes, written to ``out``."""
+    """The sweep ``cfg`` (an instance of :func:`schema`) describes, written to ``out``; ``cfg.chosen`` is
+    filled in with what the run decided (evaluation size, band mappings), for config.yaml."""
     evaluators = list(dict.fromkeys(cfg.evaluators))
     if cfg.semi_supervised and "semisup" not in evaluators:
         evaluators.append("semisup")
@@ -84,18 +85,24 @@ def run(cfg: Any, out: Path, device: str, cache_dir: Path | None = None, progres
     # names, files and recipe before any image is decoded (a typo must not cost a folder scan); the
     # recipe is read once, here, and passed on as a RecipeConfig
     recipe_given = load_recipe(cfg.inits.recipe) if cfg.inits.recipe else None
-    check_before_data(parse_backbone_specs(cfg.inits.backbones), cfg.model.arch, recipe_given)
-    pretrained_size = sidecar_value(parse_backbone_specs(cfg.inits.backbones), "image_size")
-    image_size = cfg.image_size or (int(pretrained_size) if pretrained_size else None)
+    specs = parse_backbone_specs(cfg.inits.backbones)
+    check_before_data(specs, cfg.model.arch, recipe_given, cfg.inits.band_map)
+    # the size the encoders were pretrained at unless --image-size says otherwise (inits.choose_image_size)
+    size_choice = choose_image_size(cfg.image_size, specs)
+    image_size = size_choice.size
     if image_size is None:  # the data's own size (the first image's short side) for every image
         first = _datasets(cfg, None, recipe_given, with_test=False)[0][0]["image"]
         image_size = int(min(first.shape[-2:]))
+    log.info(size_choice.line(image_size))
     train_ds, test_ds = _datasets(cfg, image_size, recipe_given)
     data = LabelledData.from_dataset(train_ds, where=str(Path(cfg.data.path)))
     test = None
     if test_ds is not None:
         test = LabelledData.from_dataset(test_ds, data.classes, where=str(Path(cfg.test.path or cfg.data.path)))
-    inits = build_inits(cfg.inits.backbones, data.in_chans, cfg.model.arch, recipe_given)
+    inits = build_inits(cfg.inits.backbones, data.in_chans, cfg.model.arch, recipe_given,
+                        band_names=getattr(train_ds, "band_names", None), band_map=cfg.inits.band_map,
+                        card=getattr(train_ds, "card", None))
+    record_choices(cfg, image_size, size_choice, inits)
     untrainable = [i.name for i in inits if not i.trainable]
     if untrainable and {"finetune", "semisup"} & set(evaluators):
         log.info("%s: channel statistics have no network to fine-tune; their finetune/semisup rows are left out",
@@ -112,7 +119,9 @@ def run(cfg: Any, out: Path, device: str, cache_dir: Path | None = None, progres
         device=device, cache_dir=cache_dir, progress=progress,
     )
     title = cfg.title or f"Label efficiency on {Path(cfg.data.path)}"
-    context = [f"Images resized to {image_size} px."]
+    context = [f"Images resized to {image_size} px ({size_choice.reason})."]
+    context += [f"`{i.name}`: first conv adapted to the data's bands ({i.band_mapping}); scaling and "
+                f"normalisation from {i.pixels_from}." for i in inits if i.band_mapping]
     if "semisup" in evaluators:
         pool = (f"{len(unlabeled)} images from {Path(cfg.unlabeled_data)}" if unlabeled is not None
                 else "the training images outside each labelled subset")

@@ -7,6 +7,7 @@ each subset kept for choosing the best epoch (validation mIoU).
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +23,12 @@ from ...features.extract import load_images
 from ...models.backbones import check_backbone_name
 from ...semisup.mean_teacher import MeanTeacherSettings
 from ..evaluators.segment_finetune import SegFinetuneSettings
-from ..inits import (check_before_data, expected_in_chans, geometry_for, parse_backbone_specs, recipe_for,
-                     segmentation_inits, sidecar_value)
+from ..inits import (check_before_data, expected_in_chans, geometry_for, native_size_choice, parse_backbone_specs,
+                     recipe_for, record_choices, segmentation_inits, sidecar_value)
 from ..tasks.segmentation.smp import architectures, smp_encoder_name, timm_name
 from ..tasks.segmentation.task import SegData, SegSweepResult, SegSweepSettings, load_seg_data, run_segmentation_sweep
+
+log = logging.getLogger(__name__)
 
 
 def schema() -> type:
@@ -110,7 +113,8 @@ def load_pool_and_test(cfg: Any, reading: dict[str, Any]) -> tuple[Any, SegData,
 
 
 def run(cfg: Any, out: Path, device: str, progress: bool = True) -> SegSweepResult:
-    """The sweep ``cfg`` (an instance of :func:`schema`) describes, written to ``out``."""
+    """The sweep ``cfg`` (an instance of :func:`schema`) describes, written to ``out``; ``cfg.chosen`` is
+    filled in with what the run decided (size, band mappings), for config.yaml."""
     train_settings, arch = cfg.finetune, cfg.model.arch
     if not 0 < train_settings.encoder_lr_mult and not train_settings.freeze_encoder:
         raise UserError(f"--encoder-lr-mult must be positive (use --freeze-encoder to keep it fixed), "
@@ -125,7 +129,7 @@ def run(cfg: Any, out: Path, device: str, progress: bool = True) -> SegSweepResu
     encoder = smp_encoder_name(encoder)
     # names, files and recipe before any image is decoded (a typo must not cost a folder scan)
     check_backbone_name(timm_name(encoder), "--encoder")
-    check_before_data(specs, None, cfg.inits.recipe)
+    check_before_data(specs, None, cfg.inits.recipe, cfg.inits.band_map)
     if cfg.unlabeled_data is not None and not cfg.semi_supervised:
         raise UserError("--unlabeled-data is used by semi-supervised fine-tuning: add --semi-supervised")
     semisup = None
@@ -133,14 +137,18 @@ def run(cfg: Any, out: Path, device: str, progress: bool = True) -> SegSweepResu
         semisup = cfg.semisup
         semisup.check()
 
-    source = Path(cfg.data.path)
+    source, size_wanted = Path(cfg.data.path), cfg.data.image_size
     mapping = parse_mask_mapping(cfg.data.mask_mapping)
     reading = {"mask_mapping": mapping, "mask_suffix": cfg.data.mask_suffix, "skip_bad": cfg.data.skip_bad,
                "bands": parse_bands(cfg.data.bands),
-               "want_channels": expected_in_chans(cfg.inits.backbones, cfg.inits.recipe)}
+               "want_channels": expected_in_chans(cfg.inits.backbones, cfg.inits.recipe, cfg.inits.band_map)}
     dataset, data, test, split_info = load_pool_and_test(cfg, reading)
 
-    inits = segmentation_inits(specs, data.in_chans, encoder, cfg.inits.recipe, dataset.card, data.images)
+    inits = segmentation_inits(specs, data.in_chans, encoder, cfg.inits.recipe, dataset.card, data.images,
+                               data.band_names, cfg.inits.band_map)
+    size_choice = native_size_choice(size_wanted, specs)
+    log.info(size_choice.line(int(data.images.shape[-1])))
+    record_choices(cfg, int(data.images.shape[-1]), size_choice, inits)
     geometry = geometry_for(cfg.inits.recipe, inits, dataset.card)
     recipe = recipe_for(cfg.inits.recipe, inits, dataset.card) if semisup else None
     unlabeled = None

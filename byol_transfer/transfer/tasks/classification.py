@@ -336,8 +336,7 @@ class ClassificationTask:
 
         plan = self.plan
         info = {
-            "inits": [{"name": i.name, "source": i.source, "architecture": i.architecture, "recipe": i.recipe,
-                       "weights_sha256": i.weights_hash, "pretrained_image_size": i.image_size} for i in self.inits],
+            "inits": [i.describe() for i in self.inits],
             "data": describe(self.data),
             "test": (describe(self.test_data) if self.test_data is not None
                      else {"source": "holdout", "items": 0 if plan.test is None else len(plan.test)}),

@@ -500,8 +500,7 @@ class SegmentationTask:
 
         info = {
             "arch": self.arch, "encoder": self.encoder,
-            "inits": [{"name": i.name, "source": i.source, "architecture": i.architecture, "recipe": i.recipe,
-                       "weights_sha256": i.weights_hash} for i in self.inits],
+            "inits": [i.describe() for i in self.inits],
             "data": describe(self.data),
             "test": describe(self.test_data) if self.test_data is not None else {"source": "holdout"},
             "split": self.model_info.get("split"),  # where train pool and test set came from (segment.py)
