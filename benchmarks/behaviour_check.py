@@ -106,10 +106,13 @@ def strip_time_columns(path: Path) -> None:
 def run_jobs(out: Path, demo: bool) -> None:
     log = out / "commands.log"
     common = ["--device", "cpu"]
+    # fp32 pinned, not the default `auto`: auto picks bf16 on CPUs with AMX / AVX-512-BF16, and a reference
+    # made on one machine must compare with a run on another (the key exists on older commits too)
+    fp32 = ["--set", "train.precision=fp32"]
     write_classification(out / "data" / "cls")
     cli("pretrain", "--config", "natural_rgb", "--data", str(out / "data/cls/train"), "--out", str(out / "cls/pretrain"),
         "--backbone", "byol_tiny_cnn", "--image-size", "32", "--batch-size", "16", "--max-steps", "6",
-        "--seed", "0", "--set", "data.num_workers=0", "--set", "train.log_every=1", *common, log=log)
+        "--seed", "0", "--set", "data.num_workers=0", "--set", "train.log_every=1", *fp32, *common, log=log)
     cli("export", str(out / "cls/pretrain"), "--out", str(out / "cls/byol.safetensors"), log=log)
     cli("label-efficiency", "--data", str(out / "data/cls"), "--backbone", f"byol={out / 'cls/byol.safetensors'}",
         "random", "--fractions", "0.25", "1.0", "--seeds", "2", "--evaluators", "knn,linear,finetune,semisup",
@@ -120,7 +123,7 @@ def run_jobs(out: Path, demo: bool) -> None:
     cli("pretrain", "--config", "satellite_multispectral", "--data", str(out / "data/seg/images"),
         "--out", str(out / "seg/pretrain"), "--backbone", "resnet10t", "--image-size", "32", "--batch-size", "8",
         "--max-steps", "4", "--seed", "0", "--set", "data.num_workers=0", "--set", "train.log_every=1",
-        "--set", "recipe.channels.count=4", *common, log=log)
+        "--set", "recipe.channels.count=4", *fp32, *common, log=log)
     cli("export", str(out / "seg/pretrain"), "--out", str(out / "seg/byol.safetensors"), log=log)
     cli("segment", "--data", str(out / "data/seg"), "--backbone", f"byol={out / 'seg/byol.safetensors'}", "random",
         "--fractions", "0.5", "1.0", "--seeds", "2", "--epochs", "2", "--batch-size", "4", "--min-epoch-samples", "8",

@@ -103,6 +103,10 @@ def run_demo(out: Path, data_root: Path, epochs: int, seed: int, progress: bool 
             "model.predictor_hidden": 1024, "train.epochs": epochs, "train.seed": seed,
             "train.checkpoint_every": 10_000, "optim.name": "adamw", "optim.base_lr": 2e-3,
             "optim.weight_decay": 1e-4, "ema.base_tau": 0.99,
+            # fp32, not the default `auto`: auto picks bf16 on CPUs with AMX / AVX-512-BF16, and the demo's
+            # table (docs, benchmarks/behaviour_check.py --demo) must be the same numbers on every machine;
+            # at this size speed does not matter
+            "train.precision": "fp32",
         },
         [],
     )

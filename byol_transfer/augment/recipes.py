@@ -101,15 +101,46 @@ def build_two_views(
     in_chans: int,
     input_dtype: torch.dtype = torch.uint8,
 ) -> TwoViews:
-    """Check the recipe against the data (channel count, value range) and build its two views."""
+    """Check the recipe against the data (channel count, value range) and build its two views (and the
+    local crops' view when ``recipe.local_crops.number`` > 0)."""
     scaling = training_scaling(recipe)
+    local = recipe.local_crops
+    local_view = None
+    if local.number:
+        local_view = build_view(recipe, local_view_specs(recipe), local_crop_size(recipe, image_size), in_chans,
+                                input_dtype)
     return TwoViews(
         ValueScaling(scaling, in_chans),
         build_view(recipe, recipe.view1, image_size, in_chans, input_dtype),
         build_view(recipe, recipe.view2, image_size, in_chans, input_dtype),
         build_normalize(recipe, in_chans),
         eval_scaling=None if scaling == recipe.scaling else ValueScaling(recipe.scaling, in_chans),
+        local_view=local_view,
+        local_count=local.number,
     )
+
+
+def local_crop_size(recipe: RecipeConfig, image_size: int) -> int:
+    """``recipe.local_crops.size``, or half the global size; never larger than the global views."""
+    size = recipe.local_crops.size or max(8, image_size // 2)
+    if size > image_size:
+        where = recipe.source or f"recipe {recipe.name!r}"
+        raise UserError(f"{where}: local_crops.size {size} is larger than the global views ({image_size} px, "
+                        "data.image_size); local crops must be smaller")
+    return size
+
+
+def local_view_specs(recipe: RecipeConfig) -> list[dict]:
+    """The local crops' ops: those of ``local_crops.ops_from`` with every ``random_resized_crop`` drawing
+    its box from ``local_crops.scale`` (its output size is the local size, given when it is built). A view
+    without a crop gets one first: a local crop must be a small part of the image, not all of it."""
+    local = recipe.local_crops
+    specs = []
+    for spec in getattr(recipe, local.ops_from):
+        specs.append({**spec, "scale": list(local.scale)} if spec["op"] == "random_resized_crop" else dict(spec))
+    if not any(spec["op"] == "random_resized_crop" for spec in specs):
+        specs.insert(0, {"op": "random_resized_crop", "scale": list(local.scale)})
+    return specs
 
 
 def check_channels(recipe: RecipeConfig, in_chans: int) -> None:

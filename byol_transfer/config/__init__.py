@@ -12,12 +12,13 @@ The names below are the package's public API, imported as ``from byol_transfer.c
 from .files import apply_overrides, read_yaml, save_yaml_atomic
 from .pretrain import (DataConfig, EMAConfig, ModelConfig, MonitorConfig, OptimConfig, PretrainConfig,
                        TrainConfig)
-from .recipe import ChannelSpec, NormalizeSpec, RecipeConfig, ScalingSpec
+from .recipe import ChannelSpec, LocalCropsSpec, NormalizeSpec, RecipeConfig, ScalingSpec
 from .schema import (MAX_IMAGE_SIZE, bounded, device_problem, field_bounds, from_dict, range_problem,
                      to_dict)
 
 __all__ = [
-    "MAX_IMAGE_SIZE", "ChannelSpec", "DataConfig", "EMAConfig", "ModelConfig", "MonitorConfig", "NormalizeSpec",
-    "OptimConfig", "PretrainConfig", "RecipeConfig", "ScalingSpec", "TrainConfig", "apply_overrides", "bounded",
-    "device_problem", "field_bounds", "from_dict", "range_problem", "read_yaml", "save_yaml_atomic", "to_dict",
+    "MAX_IMAGE_SIZE", "ChannelSpec", "DataConfig", "EMAConfig", "LocalCropsSpec", "ModelConfig", "MonitorConfig",
+    "NormalizeSpec", "OptimConfig", "PretrainConfig", "RecipeConfig", "ScalingSpec", "TrainConfig", "apply_overrides",
+    "bounded", "device_problem", "field_bounds", "from_dict", "range_problem", "read_yaml", "save_yaml_atomic",
+    "to_dict",
 ]

@@ -70,8 +70,9 @@ class TrainConfig:
     seed: int = bounded(0, ge=0)
     device: str = bounded("auto", check=device_problem)  # auto | cpu | cuda | cuda:N | mps
     # auto: bf16 where this machine runs it natively and faster (GPU with bf16; CPU with AMX / AVX-512-BF16,
-    # confirmed by a timed matmul), else fp32 (train/precision.py); the choice is logged at start
-    precision: Literal["fp32", "bf16", "auto"] = "fp32"
+    # confirmed by a timed matmul), else fp32 (train/precision.py); the choice and the CPU are logged at start
+    # and recorded in run.json. The default since issue 15: on AVX2-only CPUs it is fp32, as before
+    precision: Literal["fp32", "bf16", "auto"] = "auto"
     channels_last: bool = False
     compile: bool = False  # torch.compile the training step's model (first steps compile; needs a C++ compiler)
     checkpoint_every: int = bounded(1000, ge=1)  # optimiser steps; a checkpoint is also written at the end

@@ -55,6 +55,28 @@ class NormalizeSpec:
     stats: Union[str, None] = None
 
 
+def _scale_problem(value: list[float]) -> str | None:
+    if len(value) == 2 and value[0] > value[1]:
+        return f"must be [low, high] with low <= high, got {value!r}"
+    return None
+
+
+@dataclass
+class LocalCropsSpec:
+    """Multi-crop BYOL: small crops that go through the online network only (models/byol.py).
+
+    Each local crop predicts the target projections of both global views; ``number: 0`` (the default)
+    trains plain two-view BYOL. A local crop is the ops of ``ops_from`` with its ``random_resized_crop``
+    drawn from ``scale`` and resized to ``size`` px (augment/recipes.py, ``local_view_specs``).
+    """
+
+    number: int = bounded(0, ge=0)  # local crops per image; 0: off
+    size: Union[int, None] = bounded(None, ge=8)  # px per side; None: half the global views' size
+    scale: list[float] = bounded(default_factory=lambda: [0.05, 0.3], length=2, gt=0, le=1, check=_scale_problem)
+    # view2's ops by default: view1 always blurs (p = 1), which erases most of what a small crop holds
+    ops_from: Literal["view1", "view2"] = "view2"
+
+
 @dataclass
 class RecipeConfig:
     """A named pair of augmentation views plus the channel, scaling and normalisation contract."""
@@ -66,5 +88,6 @@ class RecipeConfig:
     normalize: NormalizeSpec = field(default_factory=NormalizeSpec)
     view1: list[dict[str, Any]] = bounded(default_factory=list, min_len=1)  # a view needs at least one op
     view2: list[dict[str, Any]] = bounded(default_factory=list, min_len=1)
+    local_crops: LocalCropsSpec = field(default_factory=LocalCropsSpec)  # multi-crop; off by default
     plugins: list[str] = field(default_factory=list)  # modules of the user's own ops, imported first
     source: Union[str, None] = None  # the file it came from, for error messages

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -17,13 +17,13 @@ from torch import nn
 
 from .ema import ema_update_
 from .heads import MLPHead
-from .losses import byol_symmetric_loss
+from .losses import byol_multicrop_loss
 
 
 @dataclass
 class BYOLOutput:
     loss: torch.Tensor
-    online_projection: torch.Tensor  # detached, both views stacked: for the collapse monitor
+    online_projection: torch.Tensor  # detached, both global views stacked: for the collapse monitor
 
 
 class BYOL(nn.Module):
@@ -59,11 +59,15 @@ class BYOL(nn.Module):
         yield from self.target_encoder.parameters()
         yield from self.target_projector.parameters()
 
-    def forward(self, view1: torch.Tensor, view2: torch.Tensor) -> BYOLOutput:
-        """Symmetrised BYOL loss for two batches of views of the same images.
+    def forward(self, view1: torch.Tensor, view2: torch.Tensor,
+                local_views: Sequence[torch.Tensor] = ()) -> BYOLOutput:
+        """Symmetrised BYOL loss for two batches of views of the same images, plus optional local crops.
 
         With ``view_batchnorm="joint"`` both views go through each network in one concatenated 2B batch
-        (one forward instead of two); with ``"separate"`` each view is its own batch.
+        (one forward instead of two); with ``"separate"`` each view is its own batch. ``local_views``
+        (multi-crop: smaller crops of the same B images, each B×C×h×w) go through the *online* network
+        only; each predicts the target projections of both global views (``byol_multicrop_loss``).
+        Without local views the loss is the paper's two-view loss, bit for bit.
         """
         if self.view_batchnorm == "joint":
             batch = view1.shape[0]
@@ -82,8 +86,18 @@ class BYOL(nn.Module):
                 z1 = self.target_projector(self.target_encoder(view1))
                 z2 = self.target_projector(self.target_encoder(view2))
             projection = torch.cat([proj1, proj2], dim=0)
-        loss = byol_symmetric_loss(p1, p2, z1, z2)
+        loss = byol_multicrop_loss([p1, p2], [z1, z2], self._local_predictions(local_views))
         return BYOLOutput(loss=loss, online_projection=projection.detach())
+
+    def _local_predictions(self, local_views: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+        """Online predictions of the local crops: their own pass (another size than the global views),
+        all crops in one batch ("joint") or one pass per crop ("separate"); never the target network."""
+        if not local_views:
+            return []
+        if self.view_batchnorm == "joint":
+            stacked = self.predictor(self.online_projector(self.online_encoder(torch.cat(list(local_views)))))
+            return list(stacked.split([v.shape[0] for v in local_views]))
+        return [self.predictor(self.online_projector(self.online_encoder(v))) for v in local_views]
 
     @torch.no_grad()
     def update_target(self, tau: float) -> None:

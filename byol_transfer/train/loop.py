@@ -1,7 +1,7 @@
 """BYOL pretraining, one readable loop from top to bottom (in the spirit of nanoGPT's train.py).
 
-raw batch → device → two augmented views → online/target forward → loss → optimiser step → EMA update
-→ log → checkpoint. Resuming restores model, optimiser, scheduler, step, data position and RNG state,
+raw batch → device → two augmented views (+ local crops) → online/target forward → loss → optimiser step
+→ EMA update → log → checkpoint. Resuming restores model, optimiser, scheduler, step, data position and RNG state,
 so a resumed CPU run reproduces the losses of an uninterrupted one. ``dataset`` is map-style (read
 through ``EpochSampler``) or a :class:`ShardStream` (webdataset shards, split over ranks and workers by
 the stream itself; see data/shards/stream.py for what resuming means there).
@@ -30,7 +30,7 @@ from ..data.datasets.cache import InMemoryDataset
 from ..data.shards.stream import ShardStream
 from ..errors import UserError
 from ..io import atomic_write_text, remove_stale_temps, stale_temps
-from ..machine import cpu_has_native_bf16
+from ..machine import cpu_has_native_bf16, cpu_model_and_flags
 from .budget import BudgetPlan, BudgetPlanner
 from .precision import Precision, choose_precision
 from ..models.backbones import create_backbone, feature_dim
@@ -48,6 +48,7 @@ from .distributed import (
 from .monitor import KnnMonitor
 from .optim import build_optimizer, build_scheduler, lr_factor, scaled_lr
 from .resume import check_resume_config
+from .run_record import record_start
 
 log = logging.getLogger(__name__)
 
@@ -242,7 +243,10 @@ def _pretrain(
         if precision.name == "bf16" and not agreed.item():
             precision = Precision("fp32", "auto: another rank chose fp32")
     if ctx.is_main:
-        log.info("precision: %s (%s)", precision.name, precision.reason)
+        cpu = cpu_model_and_flags()[0]
+        log.info("precision: %s (%s); CPU: %s%s", precision.name, precision.reason, cpu,
+                 f"; GPU: {torch.cuda.get_device_name(device)}" if device.type == "cuda" else "")
+        record_start(run_dir, step, cfg.train.precision, precision)  # run.json: the machine and the choice
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision.name == "bf16")
     if precision.name == "bf16" and device.type == "cpu" and not cpu_has_native_bf16():
         # Measured here: without AVX-512 BF16 / AMX, oneDNN emulates bf16 and a step runs ~20x slower.
@@ -289,12 +293,14 @@ def _pretrain(
             bar.close()
             raise
         images = batch["image"].to(device, non_blocking=True)
-        view1, view2 = views(images)
+        # local crops (recipe.local_crops) are drawn after both global views: none → the same views as before
+        view1, view2, local_views = views.with_local_views(images)
         if cfg.train.channels_last:
             view1 = view1.contiguous(memory_format=torch.channels_last)
             view2 = view2.contiguous(memory_format=torch.channels_last)
+            local_views = [v.contiguous(memory_format=torch.channels_last) for v in local_views]
         with autocast:
-            out = train_model(view1, view2)
+            out = train_model(view1, view2, local_views)  # local views: online network only (models/byol.py)
         loss_value = mean_over_ranks(out.loss, ctx).item()  # the global batch's loss; NaN anywhere stops all
         if not math.isfinite(loss_value):
             bar.close()

@@ -1,9 +1,10 @@
 """Config mistakes found before any data are decoded: pretraining a big folder must not end in "unknown backbone".
 
 What can be checked from the config and a file header alone is checked here, in seconds: the backbone name
-(timm's registry), the device, and the recipe's channel count against the channel count a data card
-declares or the first image's header states. Recipe ops and ``--set`` values were already checked when the
-config was built (``run_config.resolve_config``). The full checks run again on the decoded data.
+(timm's registry), the device, the local crops' size against the image size, and the recipe's channel
+count against the channel count a data card declares or the first image's header states. Recipe ops and
+``--set`` values were already checked when the config was built (``run_config.resolve_config``). The full
+checks run again on the decoded data.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from ..augment.recipes import check_channels
+from ..augment.recipes import check_channels, local_crop_size
 from ..config import PretrainConfig
 from ..data.bands import parse_bands
 from ..data.discover import discover_local
@@ -29,6 +30,8 @@ _HEADER_LAYOUTS = ("image_folder", "geotiff_tiles", "dicom_folder")
 def check_before_data(cfg: PretrainConfig, resume: bool = False) -> None:
     check_backbone_name(cfg.model.backbone, "model.backbone")
     resolve_device(cfg.train.device)
+    if cfg.recipe.local_crops.number:
+        local_crop_size(cfg.recipe, cfg.data.image_size)  # local crops larger than the views: refused now
     if cfg.model.init and not resume and not Path(cfg.model.init).is_file():
         raise UserError(f"--init {cfg.model.init}: weights file not found")
     if cfg.model.band_map and not cfg.model.init:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from ..config import LocalCropsSpec, to_dict
 from ..errors import UserError
 
 log = logging.getLogger(__name__)
@@ -54,9 +55,14 @@ def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
     return out
 
 
+# Keys added after checkpoints were written, at the values that mean what those runs did: a checkpoint
+# without them is compared as if it had them (resuming a run from before multi-crop is no config change).
+ADDED_LATER = _flatten({"recipe": {"local_crops": to_dict(LocalCropsSpec())}})
+
+
 def config_differences(stored: dict[str, Any], new: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
     """Dotted key → (value in the checkpoint, value now), for every leaf that differs."""
-    old_flat, new_flat = _flatten(stored), _flatten(new)
+    old_flat, new_flat = {**ADDED_LATER, **_flatten(stored)}, _flatten(new)
     return {key: (old_flat.get(key), new_flat.get(key))
             for key in sorted(set(old_flat) | set(new_flat)) if old_flat.get(key) != new_flat.get(key)}
 

@@ -81,14 +81,16 @@ def test_timm_backbones_take_any_channel_count(channels):
     assert backbone(torch.randn(2, channels, 32, 32)).shape == (2, 512)
 
 
-def test_loss_falls_on_a_fixed_batch():
+@pytest.mark.parametrize("local_crops", [0, 4])  # 4: multi-crop, 8 px local views through the online network
+def test_loss_falls_on_a_fixed_batch(local_crops):
     torch.manual_seed(0)
     model = _byol(3)
     optimizer = torch.optim.AdamW(model.online_parameters(), lr=3e-3)
     x1, x2 = torch.randn(16, 3, 16, 16), torch.randn(16, 3, 16, 16)
+    local = [torch.randn(16, 3, 8, 8) for _ in range(local_crops)]
     losses = []
     for step in range(20):
-        out = model(x1, x2)
+        out = model(x1, x2, local)
         optimizer.zero_grad()
         out.loss.backward()
         optimizer.step()
@@ -158,3 +160,83 @@ def test_view_batchnorm_is_a_model_config_key():
     assert ModelConfig().view_batchnorm == "joint"
     with pytest.raises(UserError, match="view_batchnorm"):
         from_dict(ModelConfig, {"view_batchnorm": "per_view"})
+
+
+# --- multi-crop: local views through the online network only ------------------------------------------
+
+class ShapeSpy(torch.nn.Module):
+    """Wraps a network in a test and records the shape of every batch it is given."""
+
+    def __init__(self, inner: torch.nn.Module) -> None:
+        super().__init__()
+        self.inner = inner
+        self.seen: list[tuple[int, ...]] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.seen.append(tuple(x.shape))
+        return self.inner(x)
+
+
+@pytest.mark.parametrize("mode", ["joint", "separate"])
+def test_local_views_never_reach_the_target_network(mode):
+    encoder = create_backbone("byol_tiny_cnn", 3)
+    model = BYOL(encoder, feature_dim(encoder), 64, 16, 64, view_batchnorm=mode)
+    model.target_encoder = target = ShapeSpy(model.target_encoder)
+    model.online_encoder = online = ShapeSpy(model.online_encoder)
+    v1, v2 = torch.randn(4, 3, 16, 16), torch.randn(4, 3, 16, 16)
+    local = [torch.randn(4, 3, 8, 8) for _ in range(3)]
+    model(v1, v2, local).loss.backward()
+    # the target sees the two global views and nothing else: 8 px batches never reach it
+    assert target.seen == ([(8, 3, 16, 16)] if mode == "joint" else [(4, 3, 16, 16), (4, 3, 16, 16)])
+    local_passes = [s for s in online.seen if s[-1] == 8]
+    assert local_passes == ([(12, 3, 8, 8)] if mode == "joint" else [(4, 3, 8, 8)] * 3)
+    assert all(p.grad is None for p in model.target_parameters())
+
+
+def _todays_loss(model: BYOL, v1: torch.Tensor, v2: torch.Tensor) -> torch.Tensor:
+    """The two-view forward as it was before multi-crop (models/byol.py before issue 15)."""
+    from byol_transfer.models.losses import byol_symmetric_loss
+
+    if model.view_batchnorm == "joint":
+        b = v1.shape[0]
+        views = torch.cat([v1, v2])
+        prediction = model.predictor(model.online_projector(model.online_encoder(views)))
+        with torch.no_grad():
+            target = model.target_projector(model.target_encoder(views))
+        return byol_symmetric_loss(prediction[:b], prediction[b:], target[:b], target[b:])
+    p1 = model.predictor(model.online_projector(model.online_encoder(v1)))
+    p2 = model.predictor(model.online_projector(model.online_encoder(v2)))
+    with torch.no_grad():
+        z1, z2 = model.target_projector(model.target_encoder(v1)), model.target_projector(model.target_encoder(v2))
+    return byol_symmetric_loss(p1, p2, z1, z2)
+
+
+@pytest.mark.parametrize("mode", ["joint", "separate"])
+def test_no_local_views_gives_todays_loss_and_gradients_bit_for_bit(mode):
+    torch.manual_seed(5)
+    encoder = create_backbone("byol_tiny_cnn", 3)
+    model = BYOL(encoder, feature_dim(encoder), 64, 16, 64, view_batchnorm=mode)
+    v1, v2 = torch.randn(6, 3, 16, 16), torch.randn(6, 3, 16, 16)
+    state = {k: v.clone() for k, v in model.state_dict().items()}  # BatchNorm running stats move per pass
+    expected = _todays_loss(model, v1, v2)
+    expected.backward()
+    expected_grads = [p.grad.clone() for p in model.online_parameters()]
+    for local in ((), []):
+        model.load_state_dict(state, strict=True)
+        model.zero_grad(set_to_none=True)
+        loss = model(v1, v2, local).loss
+        loss.backward()
+        assert torch.equal(loss, expected)
+        assert all(torch.equal(p.grad, g) for p, g in zip(model.online_parameters(), expected_grads))
+
+
+@pytest.mark.parametrize("channels", [1, 3, 13])
+def test_local_views_train_with_any_channel_count(channels):
+    model = _byol(channels)
+    local = [torch.randn(4, channels, 8, 8) for _ in range(2)]
+    out = model(torch.randn(4, channels, 16, 16), torch.randn(4, channels, 16, 16), local)
+    out.loss.backward()
+    assert torch.isfinite(out.loss) and out.loss.shape == ()
+    assert out.online_projection.shape == (8, 16)  # the global views only: what the collapse monitor reads
+    assert model.online_encoder.stem[0].weight.grad.shape[1] == channels
+

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from byol_transfer.models.losses import byol_pair_loss, byol_symmetric_loss
+from byol_transfer.models.losses import byol_multicrop_loss, byol_pair_loss, byol_symmetric_loss
 
 
 def test_pair_loss_is_zero_for_identical_and_four_for_opposite_vectors():
@@ -40,3 +40,39 @@ def test_target_with_gradient_is_refused():
     p = torch.randn(2, 4, requires_grad=True)
     with pytest.raises(ValueError, match="stop-gradient"):
         byol_pair_loss(p, torch.randn(2, 4, requires_grad=True))
+
+
+def test_multicrop_loss_without_local_crops_is_the_symmetric_loss_bit_for_bit():
+    p1, p2, z1, z2 = (torch.randn(6, 16) for _ in range(4))
+    assert torch.equal(byol_multicrop_loss([p1, p2], [z1, z2]), byol_symmetric_loss(p1, p2, z1, z2))
+    assert torch.equal(byol_multicrop_loss([p1, p2], [z1, z2], []), byol_symmetric_loss(p1, p2, z1, z2))
+
+
+def test_multicrop_loss_equals_a_hand_computation():
+    e1, e2 = torch.tensor([[1.0, 0.0]]), torch.tensor([[0.0, 1.0]])
+    diagonal = torch.tensor([[1.0, 1.0]])  # 45° from both axes: 2 − 2·cos 45° = 2 − √2
+    # pairs: p1→z2 (orthogonal: 2), p2→z1 (orthogonal: 2), local e1→z1 (aligned: 0), local e1→z2 (2); mean × 2
+    loss = byol_multicrop_loss([e1, e2], [e1, e2], [e1])
+    assert loss.item() == pytest.approx(2 / 4 * (2 + 2 + 0 + 2))
+    # two local crops: e1 (0 and 2) and the diagonal (2 − √2 against each target): 6 pairs
+    loss = byol_multicrop_loss([e1, e2], [e1, e2], [e1, diagonal])
+    assert loss.item() == pytest.approx(2 / 6 * (2 + 2 + 0 + 2 + 2 * (2 - 2**0.5)), abs=1e-6)
+    # a global prediction is never paired with its own view's target: aligned with it costs nothing
+    assert byol_multicrop_loss([e1, e2], [e2, e1]).item() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_multicrop_loss_pairs_each_local_crop_with_both_global_targets_per_sample():
+    # batch of 2: the local crop of sample 0 matches both targets of sample 0 only if the pairing is per sample
+    z = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    p = z.clone()
+    assert byol_multicrop_loss([p, p], [z, z], [z.clone()]).item() == pytest.approx(0.0, abs=1e-6)
+    swapped = z.flip(0)  # the other sample's target: orthogonal, 2 per pair
+    assert byol_multicrop_loss([p, p], [z, z], [swapped]).item() == pytest.approx(2 / 4 * (0 + 0 + 2 + 2))
+
+
+def test_multicrop_loss_refuses_fewer_than_two_global_views_and_targets_with_gradient():
+    v = torch.randn(3, 4)
+    with pytest.raises(ValueError, match="at least 2 global views"):
+        byol_multicrop_loss([v], [v])
+    with pytest.raises(ValueError, match="stop-gradient"):
+        byol_multicrop_loss([v, v], [v, torch.randn(3, 4, requires_grad=True)])

@@ -39,7 +39,8 @@ flags = {
     "train.epochs": 3, "train.log_every": 1, "train.checkpoint_every": 1000, "train.device": "cpu",
     "optim.name": "sgd", "optim.base_lr": 0.5,
 }
-sets = ["recipe.view1=[{op: horizontal_flip, p: 1.0}]", "recipe.view2=[{op: vertical_flip, p: 1.0}]"]
+sets = ["recipe.view1=[{op: horizontal_flip, p: 1.0}]", "recipe.view2=[{op: vertical_flip, p: 1.0}]",
+        *extra.get("sets", [])]
 cfg = resolve_config({"recipe": to_dict(load_recipe("natural_rgb"))}, "test", flags, sets)
 result = pretrain(cfg, ImageFolderDataset(data, 16), out, progress=False,
                   resume=extra.get("resume", False), stop_after_steps=extra.get("stop_after_steps"))
@@ -119,6 +120,17 @@ def test_a_two_process_run_resumes_where_it_paused(runs):
     ranks = json.loads((tmp / "paused" / "ranks.json").read_text())
     assert ranks[0]["online"] == ranks[1]["online"]
     assert torch.load(tmp / "paused" / "last.ckpt", weights_only=True)["world_size"] == 2
+
+
+def test_local_crops_train_under_ddp_with_identical_weights_on_every_rank(runs):
+    tmp, data = runs
+    run_worker(tmp, data, tmp / "multicrop", 2,
+               sets=["recipe.local_crops.number=2", "recipe.local_crops.size=8"])
+    ranks = json.loads((tmp / "multicrop" / "ranks.json").read_text())
+    assert ranks[0]["online"] == ranks[1]["online"] and ranks[0]["target"] == ranks[1]["target"]
+    multicrop = losses(tmp / "multicrop")
+    assert len(multicrop) == 6 and np.isfinite(multicrop).all()
+    assert not np.allclose(multicrop, losses(tmp / "ddp"))  # the local crops are in the loss
 
 
 def test_ranks_share_each_global_batch_exactly():

@@ -1,4 +1,5 @@
 import csv
+import json
 import math
 from pathlib import Path
 
@@ -112,6 +113,13 @@ def test_bf16_and_channels_last_train(image_folder, tmp_path):
     assert math.isfinite(result.final_loss)
 
 
+def test_precision_auto_is_the_default():
+    from byol_transfer.config import TrainConfig
+
+    assert TrainConfig().precision == "auto"
+    assert tiny_config().train.precision == "auto"
+
+
 @pytest.mark.parametrize("native, expected", [(False, "fp32"), (True, "bf16")])
 def test_precision_auto_is_chosen_at_start_and_logged(image_folder, tmp_path, monkeypatch, caplog, native, expected):
     from byol_transfer.train import precision as precision_module
@@ -126,8 +134,90 @@ def test_precision_auto_is_chosen_at_start_and_logged(image_folder, tmp_path, mo
         return real_autocast(device_type, dtype=dtype, enabled=enabled, **kw)
 
     monkeypatch.setattr(torch, "autocast", spy)
-    cfg = tiny_config(**{"train.precision": "auto", "train.max_steps": 1})
+    cfg = tiny_config(**{"train.max_steps": 1})  # the default: auto
     with caplog.at_level("INFO", logger="byol_transfer"):
         pretrain(cfg, ImageFolderDataset(image_folder(8, 3), 16), tmp_path / "run", progress=False)
     assert f"precision: {expected} (auto:" in caplog.text
     assert seen and seen[0] is (expected == "bf16")
+    # run.json: which arithmetic this start used, and on which CPU
+    from byol_transfer.machine import cpu_model_and_flags
+
+    record = json.loads((tmp_path / "run" / "run.json").read_text())
+    (start,) = record["starts"]
+    assert start["precision"]["setting"] == "auto" and start["precision"]["chosen"] == expected
+    assert start["machine"]["cpu_model"] == cpu_model_and_flags()[0] and start["step"] == 0
+    assert f"CPU: {cpu_model_and_flags()[0]}" in caplog.text
+
+
+def test_run_json_keeps_every_start_of_a_resumed_run(image_folder, tmp_path):
+    data = ImageFolderDataset(image_folder(16, 3), 16)
+    cfg = tiny_config(**{"train.precision": "fp32"})
+    pretrain(cfg, data, tmp_path / "run", progress=False, stop_after_steps=1)
+    pretrain(cfg, data, tmp_path / "run", progress=False, resume=True)
+    starts = json.loads((tmp_path / "run" / "run.json").read_text())["starts"]
+    assert [s["step"] for s in starts] == [0, 1]
+    assert all(s["precision"] == {"setting": "fp32", "chosen": "fp32", "reason": "set explicitly"} for s in starts)
+
+
+# --- multi-crop ------------------------------------------------------------------------------------
+
+LOCAL = ["recipe.local_crops.number=2", "recipe.local_crops.size=8"]
+
+
+def test_local_crops_train_and_are_recorded_in_config_yaml(image_folder, tmp_path):
+    from byol_transfer.config import read_yaml
+
+    data = ImageFolderDataset(image_folder(16, 3), 16)
+    pretrain(tiny_config(**{"train.epochs": 1}), data, tmp_path / "plain", progress=False)
+    pretrain(tiny_config(sets=LOCAL, **{"train.epochs": 1}), data, tmp_path / "multi", progress=False)
+    stored = read_yaml(tmp_path / "multi" / "config.yaml")["recipe"]["local_crops"]
+    assert stored == {"number": 2, "size": 8, "scale": [0.05, 0.3], "ops_from": "view2"}
+    assert read_yaml(tmp_path / "plain" / "config.yaml")["recipe"]["local_crops"]["number"] == 0
+    plain, multi = read_metrics(tmp_path / "plain"), read_metrics(tmp_path / "multi")
+    assert all(math.isfinite(float(r["loss"])) for r in multi)
+    assert [r["loss"] for r in plain] != [r["loss"] for r in multi]  # the local crops are in the loss
+
+
+def test_local_crops_off_reproduce_the_default_losses_exactly(image_folder, tmp_path):
+    data = ImageFolderDataset(image_folder(16, 3), 16)
+    pretrain(tiny_config(**{"train.epochs": 1}), data, tmp_path / "default", progress=False)
+    pretrain(tiny_config(sets=["recipe.local_crops.number=0", "recipe.local_crops.size=8"], **{"train.epochs": 1}),
+             data, tmp_path / "off", progress=False)
+    default, off = read_metrics(tmp_path / "default"), read_metrics(tmp_path / "off")
+    assert [r["loss"] for r in default] == [r["loss"] for r in off]  # the CSV's text: every digit
+
+
+def test_resume_with_local_crops_reproduces_the_uninterrupted_losses(image_folder, tmp_path):
+    data = ImageFolderDataset(image_folder(16, 3), 16)
+    cfg = tiny_config(sets=LOCAL, **{"train.precision": "fp32"})
+    pretrain(cfg, data, tmp_path / "full", progress=False)
+    pretrain(cfg, data, tmp_path / "paused", progress=False, stop_after_steps=2)
+    pretrain(cfg, data, tmp_path / "paused", progress=False, resume=True)
+    full, resumed = read_metrics(tmp_path / "full"), read_metrics(tmp_path / "paused")
+    assert [r["step"] for r in full] == [r["step"] for r in resumed]
+    for a, b in zip(full, resumed):
+        assert float(a["loss"]) == pytest.approx(float(b["loss"]), rel=1e-5, abs=1e-6)
+
+
+def test_a_checkpoint_from_before_local_crops_resumes_without_a_config_change():
+    from byol_transfer.train.resume import check_resume_config
+
+    new = to_dict(tiny_config())
+    old = to_dict(tiny_config())
+    del old["recipe"]["local_crops"]  # what checkpoints written before multi-crop hold
+    assert check_resume_config(old, new, "old.ckpt", allow_change=False) == {}
+    on = to_dict(tiny_config(sets=LOCAL))
+    from byol_transfer.errors import UserError
+
+    with pytest.raises(UserError, match="recipe.local_crops.number 0 -> 2"):
+        check_resume_config(old, on, "old.ckpt", allow_change=False)
+
+
+def test_local_crops_larger_than_the_views_are_refused_before_data(tmp_path):
+    from byol_transfer.errors import UserError
+    from byol_transfer.train.preflight import check_before_data
+
+    cfg = tiny_config(sets=["recipe.local_crops.number=2", "recipe.local_crops.size=32"])
+    cfg.data.path = str(tmp_path)
+    with pytest.raises(UserError, match=r"local_crops.size 32 is larger than the global views \(16 px"):
+        check_before_data(cfg)
