@@ -54,7 +54,9 @@ def test_eurosat_ms(shared_data):
 
 
 def test_water_seg(shared_data):
-    ds = build_dataset(shared_data / "water_seg", 128)
+    # by default the card's committed training list (datasets/water_seg/splits/train.txt); "all": every pair
+    assert len(build_dataset(shared_data / "water_seg", 128)) == 245
+    ds = build_dataset(shared_data / "water_seg", 128, split="all")
     assert ds.card.name == "water_seg" and len(ds) == 306
     assert ds.in_chans == 12 and ds.dtype == torch.int16 and ds.band_names[4] == "nir"
     water = []
@@ -81,7 +83,8 @@ def test_pneumoniamnist(shared_data):
 
 
 def test_kvasir_seg(shared_data):
-    native = build_dataset(shared_data / "kvasir_seg", None)
+    assert len(build_dataset(shared_data / "kvasir_seg", None)) == 800  # the training list
+    native = build_dataset(shared_data / "kvasir_seg", None, split="all")
     assert native.card.name == "kvasir_seg" and len(native) == 1000 and native.in_chans == 3
     for i in (0, 499, 999):
         sample = native[i]
