@@ -11,6 +11,16 @@
 #   benchmarks/rerun_published.sh water_seg
 #   benchmarks/rerun_published.sh kvasir_seg
 #
+# The pay-off experiments (docs/results.md, "Does pretraining pay off?"; benchmarks/targets_table.py):
+#   benchmarks/rerun_published.sh levers_eurosat_rgb      # short runs that differ in one lever each
+#   benchmarks/rerun_published.sh target_eurosat_rgb      # --time-budget 25m (BUDGET_TARGET_EUROSAT_RGB)
+#   benchmarks/rerun_published.sh target_eurosat_ms       # continue the target_eurosat_rgb export on 13
+#                                                         # bands vs the same budget from scratch
+#   benchmarks/rerun_published.sh target_pneumoniamnist   # 15m
+#   benchmarks/rerun_published.sh target_kvasir_seg       # 20m, continuing the target_eurosat_rgb export
+#   benchmarks/rerun_published.sh target_water_seg        # 15m, the 7 optical bands only (--bands)
+# then: python benchmarks/targets_table.py
+#
 # Run each alone on the machine (two torch jobs on 2 cores slow each other down many times over).
 # Pretraining settings shared by all (chosen in earlier sessions, docs/results.md): resnet18, AdamW
 # lr 2e-3, EMA tau 0.99 -> 1, channels_last, the card's recipe, precision as the run's config says
@@ -22,7 +32,7 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
-NAME=${1:?usage: $0 view_batchnorm|eurosat_rgb|eurosat_ms|pneumoniamnist|water_seg|kvasir_seg}
+NAME=${1:?usage: $0 EXPERIMENT (the list above)}
 DATA=${DATA:-../shared/data}
 BT=${BT:-.venv/bin/byol-transfer}
 PY=${PY:-.venv/bin/python}
@@ -76,7 +86,107 @@ pretrain() {  # pretrain OUT RECIPE DATA [flags...]; then export OUT/backbone.sa
     return 0
 }
 
+# Recipe variants as overrides of satellite_rgb (indices into its view lists: 4 color_jitter, 5 grayscale,
+# view2 7 solarize). "no colour": the geometric views and blur only, every colour and intensity
+# invariance off; "mild colour": brightness/contrast 0.2 only, no saturation, hue, grayscale or solarize.
+NO_COLOUR=(--set recipe.view1.4.p=0 --set recipe.view1.5.p=0
+           --set recipe.view2.4.p=0 --set recipe.view2.5.p=0 --set recipe.view2.7.p=0)
+MILD_COLOUR=(--set recipe.view1.4.brightness=0.2 --set recipe.view1.4.contrast=0.2
+             --set recipe.view1.4.saturation=0 --set recipe.view1.4.hue=0 --set recipe.view1.5.p=0
+             --set recipe.view2.4.brightness=0.2 --set recipe.view2.4.contrast=0.2
+             --set recipe.view2.4.saturation=0 --set recipe.view2.4.hue=0 --set recipe.view2.5.p=0
+             --set recipe.view2.7.p=0)
+MULTICROP=(--set recipe.local_crops.number=4 --set recipe.local_crops.size=16)
+
+eurosat_rgb_eval() {  # eurosat_rgb_eval TITLE NAME=PATH... : frozen features at 1 / 10 % vs every baseline
+    local title=$1
+    shift
+    "${RECORD[@]}" --out "docs/results/$NAME" -- "$BT" label-efficiency --data "$DATA/eurosat_rgb" \
+        --labels "$DATA/eurosat_rgb_splits/train.txt" --test-labels "$DATA/eurosat_rgb_splits/test.txt" \
+        --backbone "$@" random kaiming channel-stats \
+        --image-size 32 --fractions 0.01 0.1 --seeds "$SEEDS" --evaluators knn,linear --knn-k 20 \
+        --title "$title" --no-progress --cache-dir "$RUNS/eurosat_rgb_features" --out "docs/results/$NAME"
+}
+
 case "$NAME" in
+levers_eurosat_rgb)
+    # One lever per run, everything else equal (seed 0, resnet18 32 px, batch 128, BUDGET_LEVERS each,
+    # precision auto): the published recipe; no colour invariances; mild colour. Multi-crop
+    # (MULTICROP) diverged in bf16 + channels_last on the AMD EPYC this ran on (docs/pretraining.md,
+    # multi-crop); LEVERS_MULTICROP=1 adds that arm for a machine where it trains. A fixed-steps arm is
+    # not here: --max-steps N also sets the schedule's length, so it would be the budget plan itself.
+    train_dir=$(eurosat_rgb_train_only)
+    budget=${BUDGET_LEVERS:-4m}
+    common=(--image-size 32 --batch-size 128 --seed 0 --time-budget "$budget" --epochs 100)
+    pretrain "$RUNS/lever_recipe" satellite_rgb "$train_dir" "${common[@]}"
+    pretrain "$RUNS/lever_no_colour" satellite_rgb "$train_dir" "${common[@]}" "${NO_COLOUR[@]}"
+    pretrain "$RUNS/lever_mild_colour" satellite_rgb "$train_dir" "${common[@]}" "${MILD_COLOUR[@]}"
+    arms=("recipe=$RUNS/lever_recipe/backbone.safetensors" "no-colour=$RUNS/lever_no_colour/backbone.safetensors"
+          "mild-colour=$RUNS/lever_mild_colour/backbone.safetensors")
+    if [[ ${LEVERS_MULTICROP:-0} == 1 ]]; then
+        pretrain "$RUNS/lever_multicrop" satellite_rgb "$train_dir" "${common[@]}" "${MULTICROP[@]}"
+        arms+=("multicrop=$RUNS/lever_multicrop/backbone.safetensors")
+    fi
+    eurosat_rgb_eval "EuroSAT RGB, one lever per pretraining run ($budget each), frozen features" "${arms[@]}"
+    ;;
+target_eurosat_rgb)
+    # The recipe the lever runs favoured (levers_eurosat_rgb), one --time-budget run, 3 label seeds.
+    train_dir=$(eurosat_rgb_train_only)
+    pretrain "$RUNS/target_eurosat_rgb" satellite_rgb "$train_dir" --image-size 32 --batch-size 128 --seed 0 \
+        --time-budget "${BUDGET_TARGET_EUROSAT_RGB:-25m}" --epochs 100 
+    eurosat_rgb_eval "EuroSAT RGB, BYOL (satellite_rgb, ${BUDGET_TARGET_EUROSAT_RGB:-25m}), frozen features" \
+        "BYOL=$RUNS/target_eurosat_rgb/backbone.safetensors"
+    ;;
+target_eurosat_ms)
+    # Continue the EuroSAT RGB target's export on the 13 bands (red/green/blue -> B04/B03/B02, the
+    # other bands the scaled mean filter) vs the same budget from scratch vs the mapped RGB export
+    # with no pretraining on EuroSAT MS at all.
+    rgb=$RUNS/target_eurosat_rgb/backbone.safetensors
+    [[ -f $rgb ]] || { echo "$rgb not found: run target_eurosat_rgb first" >&2; exit 2; }
+    budget=${BUDGET_TARGET_EUROSAT_MS:-15m}
+    ms=(--card eurosat_ms --image-size 32 --batch-size 64 --seed 0 --time-budget "$budget" --epochs 10000)
+    pretrain "$RUNS/target_eurosat_ms_from_rgb" satellite_multispectral "$DATA/eurosat_ms/train" "${ms[@]}" \
+        --init "$rgb"
+    pretrain "$RUNS/target_eurosat_ms_scratch" satellite_multispectral "$DATA/eurosat_ms/train" "${ms[@]}" \
+       
+    "${RECORD[@]}" --out "docs/results/$NAME" -- "$BT" label-efficiency --data "$DATA/eurosat_ms" \
+        --card eurosat_ms --backbone "BYOL-from-RGB=$RUNS/target_eurosat_ms_from_rgb/backbone.safetensors" \
+        "BYOL-scratch=$RUNS/target_eurosat_ms_scratch/backbone.safetensors" "RGB-export-mapped=$rgb" \
+        random kaiming channel-stats --image-size 32 --fractions 0.1 1.0 --seeds "$SEEDS" \
+        --evaluators knn,linear --knn-k 20 --title "EuroSAT MS (216 training tiles), $budget each, frozen features" \
+        --no-progress --cache-dir "$RUNS/eurosat_ms_features" --out "docs/results/$NAME"
+    ;;
+target_pneumoniamnist)
+    npz=$DATA/pneumoniamnist/pneumoniamnist.npz
+    budget=${BUDGET_TARGET_PNEUMONIAMNIST:-15m}
+    pretrain "$RUNS/target_pneumoniamnist" radiology_xray "$npz" --card pneumoniamnist --image-size 32 \
+        --batch-size 128 --seed 0 --time-budget "$budget" --epochs 1000
+    "${RECORD[@]}" --out "docs/results/$NAME" -- "$BT" label-efficiency --data "$npz" --card pneumoniamnist \
+        --backbone "BYOL=$RUNS/target_pneumoniamnist/backbone.safetensors" random kaiming channel-stats \
+        --image-size 32 --fractions 0.01 0.1 --seeds "$SEEDS" --evaluators knn,linear --knn-k 20 \
+        --title "PneumoniaMNIST, BYOL $budget, frozen features" --no-progress \
+        --cache-dir "$RUNS/pneumoniamnist_features" --out "docs/results/$NAME"
+    ;;
+target_water_seg|target_kvasir_seg)
+    # Segmentation at 5 % masks, 3 seeds: water_seg on its optical bands only (--bands, both in
+    # pretraining and fine-tuning), Kvasir-SEG continuing the EuroSAT RGB target's export.
+    set_name=${NAME#target_}
+    train_dir=$(pair_train_only "$set_name")
+    if [[ $set_name == water_seg ]]; then
+        recipe=satellite_multispectral; size=128; budget=${BUDGET_TARGET_WATER_SEG:-15m}
+        bands=(--bands coastal_aerosol,blue,green,red,nir,swir1,swir2); init=()
+    else
+        recipe=natural_rgb; size=96; budget=${BUDGET_TARGET_KVASIR_SEG:-20m}; bands=()
+        init=(--init "$RUNS/target_eurosat_rgb/backbone.safetensors")
+        [[ -f ${init[1]} ]] || { echo "${init[1]} not found: run target_eurosat_rgb first" >&2; exit 2; }
+    fi
+    pretrain "$RUNS/$NAME" "$recipe" "$train_dir" --card "$set_name" "${bands[@]}" "${init[@]}" --image-size 64 \
+        --batch-size 64 --seed 0 --time-budget "$budget" --epochs 1000
+    "${RECORD[@]}" --out "docs/results/$NAME" -- "$BT" segment --data "$DATA/$set_name" --card "$set_name" \
+        "${bands[@]}" --backbone "BYOL=$RUNS/$NAME/backbone.safetensors" random kaiming --arch unet \
+        --image-size "$size" --fractions 0.05 --seeds 3 --epochs "${EPOCHS:-10}" --batch-size 8 \
+        --title "$set_name, BYOL $budget, U-Net fine-tuning" --no-progress --out "docs/results/$NAME"
+    ;;
 view_batchnorm)
     # Both modes from the same seed and data, equal steps; loss and the online k-NN monitor (2,000
     # training images: 1,000 queries against a 1,000-image bank) every 50 steps.

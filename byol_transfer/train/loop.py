@@ -329,6 +329,7 @@ def _pretrain(
             raise TrainingDiverged(
                 f"weight {bad!r} became NaN or infinite in optimiser step {step} (lr "
                 f"{optimizer.param_groups[0]['lr']:.3g}); not saved; {kept()}. Lower optim.base_lr"
+                + _bf16_hint(precision.name, device, cfg)
             )
         images_since_log += images.shape[0] * ctx.world_size
 
@@ -478,4 +479,18 @@ def _truncate_metrics(path: Path, step: int) -> None:
     writer.writeheader()
     writer.writerows(rows)
     atomic_write_text(path, buffer.getvalue())
+
+
+def _bf16_hint(precision: str, device: torch.device, cfg) -> str:
+    """Where a NaN comes from bf16 rather than the learning rate: the flags that avoid it.
+
+    Measured (docs/pretraining.md, multi-crop): on an AMD EPYC with AVX-512-BF16, bf16 autocast with
+    channels_last and 16 px local crops makes layer4's gradients NaN within 1-7 steps even at lr 1e-5,
+    while fp32, or bf16 without channels_last, trains."""
+    if precision != "bf16":
+        return ""
+    hint = " or use --set train.precision=fp32"
+    if device.type == "cpu" and cfg.train.channels_last and cfg.recipe.local_crops.number > 0:
+        hint += " (bf16 + channels_last + local crops diverges on some CPUs: or --set train.channels_last=false)"
+    return hint
 

@@ -51,3 +51,20 @@ def test_auto_on_cuda_follows_the_gpus_bf16_support(monkeypatch):
 def test_the_timed_matmul_returns_a_positive_ratio_quickly():
     ratio = bf16_matmul_speedup(seconds=0.1, size=64)
     assert ratio > 0
+
+
+def test_a_bf16_divergence_names_the_flags_that_avoid_it_and_an_fp32_one_does_not():
+    from byol_transfer.augment.recipes import load_recipe
+    from byol_transfer.config import to_dict
+    from byol_transfer.train.loop import _bf16_hint
+    from byol_transfer.train.run_config import resolve_config
+
+    def config(*sets: str):
+        return resolve_config({"recipe": to_dict(load_recipe("natural_rgb"))}, "test", {}, list(sets))
+
+    plain = config("train.channels_last=true")
+    multicrop = config("recipe.local_crops.number=2", "train.channels_last=true")
+    assert _bf16_hint("fp32", CPU, multicrop) == ""
+    assert _bf16_hint("bf16", CPU, plain) == " or use --set train.precision=fp32"
+    assert "--set train.channels_last=false" in _bf16_hint("bf16", CPU, multicrop)
+    assert "channels_last" not in _bf16_hint("bf16", torch.device("cuda"), multicrop)
