@@ -130,10 +130,10 @@ levers_eurosat_rgb)
     eurosat_rgb_eval "EuroSAT RGB, one lever per pretraining run ($budget each), frozen features" "${arms[@]}"
     ;;
 target_eurosat_rgb)
-    # The recipe the lever runs favoured (levers_eurosat_rgb), one --time-budget run, 3 label seeds.
+    # The published recipe (no lever run beat it: levers_eurosat_rgb), one --time-budget run, 3 label seeds.
     train_dir=$(eurosat_rgb_train_only)
     pretrain "$RUNS/target_eurosat_rgb" satellite_rgb "$train_dir" --image-size 32 --batch-size 128 --seed 0 \
-        --time-budget "${BUDGET_TARGET_EUROSAT_RGB:-25m}" --epochs 100 
+        --time-budget "${BUDGET_TARGET_EUROSAT_RGB:-25m}" --epochs 100
     eurosat_rgb_eval "EuroSAT RGB, BYOL (satellite_rgb, ${BUDGET_TARGET_EUROSAT_RGB:-25m}), frozen features" \
         "BYOL=$RUNS/target_eurosat_rgb/backbone.safetensors"
     ;;
@@ -147,8 +147,7 @@ target_eurosat_ms)
     ms=(--card eurosat_ms --image-size 32 --batch-size 64 --seed 0 --time-budget "$budget" --epochs 10000)
     pretrain "$RUNS/target_eurosat_ms_from_rgb" satellite_multispectral "$DATA/eurosat_ms/train" "${ms[@]}" \
         --init "$rgb"
-    pretrain "$RUNS/target_eurosat_ms_scratch" satellite_multispectral "$DATA/eurosat_ms/train" "${ms[@]}" \
-       
+    pretrain "$RUNS/target_eurosat_ms_scratch" satellite_multispectral "$DATA/eurosat_ms/train" "${ms[@]}"
     "${RECORD[@]}" --out "docs/results/$NAME" -- "$BT" label-efficiency --data "$DATA/eurosat_ms" \
         --card eurosat_ms --backbone "BYOL-from-RGB=$RUNS/target_eurosat_ms_from_rgb/backbone.safetensors" \
         "BYOL-scratch=$RUNS/target_eurosat_ms_scratch/backbone.safetensors" "RGB-export-mapped=$rgb" \
